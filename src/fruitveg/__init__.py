@@ -1,0 +1,1 @@
+"""Fruit & vegetable image-classifier comparison, as a reproducible DVC pipeline."""

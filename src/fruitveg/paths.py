@@ -1,0 +1,39 @@
+"""Every path the pipeline reads or writes, in one place.
+
+Paths are relative to the repository root, which is the working directory of every
+DVC stage (and of the tests, which run stages inside a temporary copy).
+"""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+DATA = Path("data")
+RAW = DATA / "raw"
+LAYOUTS = DATA / "layouts"
+MODELS = DATA / "models"
+METRICS = Path("metrics")
+PLOTS = Path("plots")
+
+AUDIT_REPORT = METRICS / "audit" / "report.json"
+AUDIT_DUPLICATES = METRICS / "audit" / "duplicates.csv"
+AUDIT_SAMPLES = PLOTS / "audit" / "samples.png"
+
+SPLITS = ("train", "validation", "test")
+TASKS = ("binary", "multiclass")
+
+
+def layout_dir(task: str) -> Path:
+    return LAYOUTS / task
+
+
+def layout_summary(task: str) -> Path:
+    return METRICS / "layout" / f"{task}.json"
+
+
+def model_dir(model: str) -> Path:
+    return MODELS / model
+
+
+def history_csv(model: str) -> Path:
+    """Per-epoch history of one model (epoch, times, losses, accuracies, learning rate)."""
+    return PLOTS / "history" / f"{model}.csv"
