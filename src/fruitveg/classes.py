@@ -2,6 +2,8 @@
 
 from collections.abc import Iterable
 
+from fruitveg.errors import PipelineError
+
 # Folder names exactly as in the Kaggle dataset, spaces and misspellings included.
 KAGGLE_CLASSES: tuple[str, ...] = (
     "apple", "banana", "beetroot", "bell pepper", "cabbage", "capsicum", "carrot",
@@ -14,7 +16,7 @@ KAGGLE_CLASSES: tuple[str, ...] = (
 BINARY_LABELS = ("fruit", "vegetable")
 
 
-class MappingError(ValueError):
+class MappingError(PipelineError):
     """The fruit/vegetable mapping in params.yaml does not fit the data."""
 
 

@@ -6,9 +6,10 @@ from typing import Any
 import yaml
 
 from fruitveg import paths
+from fruitveg.errors import PipelineError
 
 
-class ParamError(ValueError):
+class ParamError(PipelineError):
     """A setting in params.yaml is missing or invalid."""
 
 

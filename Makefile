@@ -1,0 +1,34 @@
+# Set-up and the two everyday commands. Everything runs inside .venv, made from the
+# pinned requirements.txt; DVC keeps its state inside the repository.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DVC_NO_ANALYTICS := 1
+export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/tmp/site_cache
+export PYTHONUNBUFFERED := 1
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: repro test lint system bench
+
+repro: $(VENV)/.installed  ## regenerate every result on the offline default
+	$(BIN)/dvc repro
+
+test: $(VENV)/.installed system  ## the whole test suite, the end-to-end pipeline included
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# MariaDB for the database tests (the tests start their own server on 127.0.0.1).
+system:
+	@command -v mariadbd >/dev/null || command -v /usr/sbin/mariadbd >/dev/null || { \
+	  echo "installing mariadb-server for the database tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; }
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@

@@ -1,0 +1,229 @@
+"""A generated stand-in for the Kaggle dataset, for offline runs and tests.
+
+Same layout and class names as the real archive; JPEG photos of varied sizes with a
+class-dependent shape, colour and texture on a cluttered background, under random
+position, scale, rotation and lighting. The real data's confusable groups (corn and
+sweetcorn; bell pepper, capsicum and paprika; chilli pepper and jalepeno; potato and
+sweetpotato; onion and garlic) share shape and texture and differ only in overlapping
+colour and proportion distributions, so they stay genuinely hard to tell apart.
+Everything derives from one seed: the same settings give byte-identical files.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from fruitveg.classes import KAGGLE_CLASSES
+from fruitveg.parallel import pmap
+
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Look:
+    shape: str  # round | oval | long | crescent | cluster | leafy | pepper | cone | bulb
+    colours: tuple[RGB, ...]  # one is drawn per image (weights below)
+    texture: str = "smooth"  # smooth | stripes | speckle | grid | florets
+    aspect: float = 1.0  # length / width of the body
+    weights: tuple[float, ...] | None = None
+    leaves: float = 0.0  # chance of a green top
+    count: tuple[int, int] = (1, 3)  # objects per picture
+
+
+RED, GREEN, YELLOW, ORANGE = (200, 30, 30), (60, 140, 40), (235, 200, 40), (235, 120, 20)
+BROWN, CREAM, PURPLE, WHITE = (150, 100, 60), (235, 225, 195), (120, 50, 110), (240, 240, 235)
+PEPPERS = (RED, GREEN, YELLOW, ORANGE)
+
+LOOKS: dict[str, Look] = {
+    "apple": Look("round", (RED, (170, 200, 60), (200, 60, 40)), leaves=0.3),
+    "banana": Look("crescent", (YELLOW, (200, 210, 70)), aspect=3.5),
+    "beetroot": Look("round", ((110, 20, 50), (90, 30, 60)), leaves=0.6),
+    "bell pepper": Look("pepper", PEPPERS, weights=(0.4, 0.2, 0.3, 0.1), aspect=1.0),
+    "cabbage": Look("leafy", ((140, 190, 110), (110, 60, 120)), count=(1, 1)),
+    "capsicum": Look("pepper", PEPPERS, weights=(0.3, 0.4, 0.2, 0.1), aspect=1.1),
+    "carrot": Look("cone", (ORANGE, (230, 100, 30)), aspect=4.0, leaves=0.5),
+    "cauliflower": Look("round", (CREAM, WHITE), texture="florets", count=(1, 1)),
+    "chilli pepper": Look("long", (RED, GREEN), weights=(0.7, 0.3), aspect=6.0),
+    "corn": Look("long", ((240, 210, 70), (225, 190, 60)), texture="grid", aspect=3.2),
+    "cucumber": Look("long", ((40, 100, 40), (70, 130, 50)), texture="speckle", aspect=3.5),
+    "eggplant": Look("oval", ((70, 30, 80), PURPLE), aspect=2.2),
+    "garlic": Look("bulb", (CREAM, WHITE, (220, 200, 210)), weights=(0.45, 0.4, 0.15)),
+    "ginger": Look("cone", ((200, 160, 100), (180, 140, 80)), texture="speckle", aspect=2.0),
+    "grapes": Look("cluster", ((90, 40, 90), (150, 190, 70)), count=(1, 2)),
+    "jalepeno": Look("long", (GREEN, RED), weights=(0.7, 0.3), aspect=4.5),
+    "kiwi": Look("oval", ((130, 100, 60), (120, 160, 50)), texture="speckle", aspect=1.3),
+    "lemon": Look("oval", (YELLOW, (245, 225, 60)), aspect=1.35),
+    "lettuce": Look("leafy", ((150, 210, 90), (120, 190, 70)), count=(1, 1)),
+    "mango": Look("oval", (ORANGE, YELLOW, (200, 160, 40)), aspect=1.5),
+    "onion": Look("bulb", (PURPLE, BROWN, CREAM), weights=(0.4, 0.35, 0.25)),
+    "orange": Look("round", (ORANGE, (245, 150, 30)), texture="speckle"),
+    "paprika": Look("pepper", PEPPERS, weights=(0.5, 0.1, 0.2, 0.2), aspect=1.3),
+    "pear": Look("bulb", ((180, 200, 70), (210, 190, 80)), aspect=1.4),
+    "peas": Look("cluster", ((110, 180, 60), (90, 160, 50)), count=(1, 3)),
+    "pineapple": Look("oval", ((200, 150, 50), (170, 140, 60)), texture="grid", leaves=1.0),
+    "pomegranate": Look("round", ((170, 30, 40), (140, 20, 40)), texture="speckle"),
+    "potato": Look("oval", (BROWN, (190, 160, 110)), weights=(0.6, 0.4), aspect=1.4),
+    "raddish": Look("round", ((210, 40, 90), (230, 60, 110)), leaves=0.7),
+    "soy beans": Look("cluster", ((220, 200, 140), (200, 180, 120)), count=(1, 2)),
+    "spinach": Look("leafy", ((40, 110, 40), (50, 130, 50)), count=(1, 2)),
+    "sweetcorn": Look("long", ((245, 215, 80), (230, 200, 70)), texture="grid", aspect=2.8),
+    "sweetpotato": Look("oval", ((160, 80, 60), BROWN), weights=(0.6, 0.4), aspect=1.9),
+    "tomato": Look("round", (RED, (220, 60, 30)), leaves=0.3),
+    "turnip": Look("round", ((235, 225, 230), (200, 120, 170)), leaves=0.6),
+    "watermelon": Look("round", ((40, 120, 40), (60, 140, 60)), texture="stripes", count=(1, 1)),
+}
+assert set(LOOKS) == set(KAGGLE_CLASSES)
+
+
+def generate(root: Path, counts: dict[str, int], seed: int, leaks: int = 0) -> None:
+    """Write counts[split] JPEGs for every class into root/<split>/<class>/.
+
+    `leaks` test pictures are also filed, slightly rescaled and re-encoded, under train,
+    as the public dataset is reported to do, so the audit and dedupe have work to do.
+    """
+    jobs = [
+        (root / split / cls / f"Image_{i + 1}.jpg", (seed, split_no, class_no, i))
+        for split_no, (split, n) in enumerate(counts.items())
+        for class_no, cls in enumerate(KAGGLE_CLASSES)
+        for i in range(n)
+    ]
+    for path, _ in jobs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    pmap(_write, jobs)
+    rng = np.random.default_rng([seed, 999])
+    for k, class_no in enumerate(rng.choice(len(KAGGLE_CLASSES), size=leaks)):
+        cls = KAGGLE_CLASSES[class_no]
+        tests = sorted((root / "test" / cls).iterdir())
+        with Image.open(tests[k % len(tests)]) as im:
+            copy = im.resize((im.width * 9 // 10, im.height * 9 // 10), Image.Resampling.BICUBIC)
+        copy.save(root / "train" / cls / f"Image_leak_{k + 1}.jpg", quality=85)
+
+
+def _write(job: tuple[Path, tuple[int, int, int, int]]) -> None:
+    path, key = job  # key = (seed, split, class, index): each picture has its own stream
+    picture, quality = render(LOOKS[KAGGLE_CLASSES[key[2]]], np.random.default_rng(key))
+    picture.save(path, quality=quality)
+
+
+def render(look: Look, rng: np.random.Generator) -> tuple[Image.Image, int]:
+    """One picture of a class; returns it with the JPEG quality to save it at."""
+    w, h = (int(v) for v in rng.integers(180, 560, size=2))
+    canvas = _background(w, h, rng)
+    for _ in range(int(rng.integers(look.count[0], look.count[1] + 1))):
+        size = int(min(w, h) * rng.uniform(0.35, 0.85))
+        obj = _object(look, size, rng)
+        x = int(rng.integers(-size // 5, max(1, w - size * 4 // 5)))
+        y = int(rng.integers(-size // 5, max(1, h - size * 4 // 5)))
+        canvas.paste(obj, (x, y), obj)
+    canvas = _lighting(canvas, rng)
+    return canvas, int(rng.integers(70, 96))
+
+
+def _jitter(colour: RGB, rng: np.random.Generator, amount: float = 25) -> RGB:
+    c = np.clip(np.array(colour) + rng.normal(0, amount, 3), 0, 255)
+    return tuple(int(v) for v in c)  # type: ignore[return-value]
+
+
+def _background(w: int, h: int, rng: np.random.Generator) -> Image.Image:
+    a, b = rng.integers(60, 230, size=(2, 3))
+    t = np.linspace(0, 1, h)[:, None, None]
+    column = (a * (1 - t) + b * t).astype(np.uint8)
+    im = Image.fromarray(np.ascontiguousarray(np.broadcast_to(column, (h, w, 3))), "RGB")
+    draw = ImageDraw.Draw(im)
+    for _ in range(int(rng.integers(2, 9))):  # clutter: boxes and lines of other stuff
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        x1, y1 = x0 + int(rng.integers(10, w // 2)), y0 + int(rng.integers(10, h // 2))
+        colour = tuple(int(v) for v in rng.integers(40, 220, 3))
+        if rng.random() < 0.5:
+            draw.rectangle((x0, y0, x1, y1), fill=colour)
+        else:
+            draw.line((x0, y0, x1, y1), fill=colour, width=int(rng.integers(2, 12)))
+    return im
+
+
+def _object(look: Look, size: int, rng: np.random.Generator) -> Image.Image:
+    """The object on a transparent square, rotated at random."""
+    colour = look.colours[rng.choice(len(look.colours), p=_probs(look))]
+    base = _jitter(colour, rng)
+    layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    mask = Image.new("L", (size, size), 0)
+    m = ImageDraw.Draw(mask)
+    aspect = look.aspect * rng.uniform(0.85, 1.15)
+    bw = size * 0.9 / max(aspect, 1.0) if aspect >= 1 else size * 0.9
+    bh = min(size * 0.9, bw * aspect)
+    cx, cy = size / 2, size / 2
+    box = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+    if look.shape in ("round", "oval", "long"):
+        m.ellipse(box, fill=255)
+    elif look.shape == "crescent":
+        m.chord((cx - bw * 1.2, cy - bh / 2, cx + bw * 0.6, cy + bh / 2), -60, 60, fill=255)
+        m.ellipse((cx - bw * 1.0, cy - bh / 2.3, cx + bw * 0.2, cy + bh / 2.3), fill=0)
+    elif look.shape == "cone":
+        m.polygon([(cx - bw / 2, cy - bh / 2), (cx + bw / 2, cy - bh / 2), (cx, cy + bh / 2)], 255)
+        m.ellipse((cx - bw / 2, cy - bh / 2 - bw / 4, cx + bw / 2, cy - bh / 2 + bw / 4), 255)
+    elif look.shape == "bulb":
+        m.ellipse((cx - bw / 2, cy - bh / 4, cx + bw / 2, cy + bh / 2), fill=255)
+        m.polygon([(cx - bw / 4, cy), (cx + bw / 4, cy), (cx, cy - bh / 2)], fill=255)
+    elif look.shape == "pepper":  # three lobes and a stalk
+        for dx in (-bw / 4, 0, bw / 4):
+            m.ellipse((cx + dx - bw / 3, cy - bh / 2.4, cx + dx + bw / 3, cy + bh / 2), 255)
+    elif look.shape in ("cluster", "leafy"):
+        blob = size / (9 if look.shape == "cluster" else 3.2)
+        for _ in range(40 if look.shape == "cluster" else 9):
+            px, py = rng.normal(cx, size / 6), rng.normal(cy, size / 6)
+            m.ellipse((px - blob, py - blob, px + blob, py + blob), fill=255)
+    fill = Image.new("RGBA", (size, size), base + (255,))
+    _texture(fill, look.texture, base, rng)
+    layer.paste(fill, (0, 0), mask)
+    if rng.random() < look.leaves or look.shape == "pepper":
+        d = ImageDraw.Draw(layer)
+        top = cy - bh / 2
+        leaf = _jitter((50, 130, 40), rng, 15) + (255,)
+        for angle in rng.uniform(-0.6, 0.6, size=3 if look.shape != "pepper" else 1):
+            tip = (cx + np.sin(angle) * size / 4, top - np.cos(angle) * size / 5)
+            d.line((cx, top + size / 20, *tip), fill=leaf, width=max(2, size // 18))
+    shade = layer.filter(ImageFilter.GaussianBlur(size / 60))
+    return shade.rotate(float(rng.uniform(0, 360)), resample=Image.Resampling.BILINEAR)
+
+
+def _probs(look: Look) -> np.ndarray:
+    w = np.array(look.weights or [1.0] * len(look.colours))
+    return w / w.sum()
+
+
+def _texture(fill: Image.Image, texture: str, base: RGB, rng: np.random.Generator) -> None:
+    d = ImageDraw.Draw(fill)
+    size = fill.width
+    darker = tuple(int(v * 0.6) for v in base) + (255,)
+    lighter = tuple(min(255, int(v * 1.25) + 20) for v in base) + (255,)
+    if texture == "stripes":
+        for x in range(0, size, max(4, size // 8)):
+            d.line((x, 0, x + size // 6, size), fill=darker, width=max(2, size // 20))
+    elif texture == "speckle":
+        a = np.array(fill)
+        ys, xs = rng.integers(0, size, (2, size * 2))
+        a[ys, xs] = np.where(rng.random((size * 2, 1)) < 0.5, darker, lighter)
+        fill.paste(Image.fromarray(a, "RGBA"))
+    elif texture == "grid":
+        step = max(3, size // 16)
+        for x in range(0, size, step):
+            for y in range(0, size, step):
+                d.ellipse((x, y, x + step * 0.8, y + step * 0.8), fill=lighter, outline=darker)
+    elif texture == "florets":
+        for _ in range(60):
+            x, y, r = rng.integers(0, size, 2).tolist() + [int(rng.integers(3, size // 8 + 4))]
+            d.ellipse((x - r, y - r, x + r, y + r), fill=lighter, outline=darker)
+
+
+def _lighting(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Uneven light, a colour cast and sensor noise."""
+    a = np.asarray(im, dtype=np.float32)
+    h, w = a.shape[:2]
+    gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-0.3, 0.3)
+    gy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] * rng.uniform(-0.3, 0.3)
+    gain = (rng.uniform(0.6, 1.3) * (1 + gx + gy))[..., None]
+    tint = rng.normal(1, 0.05, 3).astype(np.float32)
+    a = a * gain * tint + rng.standard_normal(a.shape, dtype=np.float32) * 5
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGB")

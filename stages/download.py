@@ -1,0 +1,20 @@
+"""download: fill data/raw from the source that params.yaml's data.source names."""
+
+from collections import Counter
+
+from fruitveg import params, paths, rawdata, sources
+from fruitveg.errors import run_stage
+
+
+def main() -> None:
+    p = params.load()
+    files = sources.download(p, paths.RAW)
+    per_split = Counter(f.split for f in files)
+    print(
+        f"{paths.RAW}: {len(files)} files in {len(rawdata.classes_of(files))} classes "
+        f"({', '.join(f'{s} {per_split[s]}' for s in paths.SPLITS)}) from {p['data']['source']}"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,90 @@
+"""End to end: `dvc repro` of the whole pipeline in a fresh copy of the repository.
+
+Runs on a tiny configuration (a few images per class, small images, one epoch), then
+checks that a second run changes nothing and that a layout setting reruns only the
+layouts and what depends on them.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.pipeline
+
+
+def sh(cwd: Path, *args: str) -> str:
+    env = os.environ | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_SITE_CACHE_DIR": str(cwd / ".dvc" / "tmp" / "site_cache"),
+    }
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def tiny(params: dict) -> None:
+    params["data"]["synthetic"] = {"train": 3, "validation": 2, "test": 2, "leaks": 2}
+    params["layout"]["image_size"] = 32
+    for model in params.get("models", {}).values():
+        model["epochs"] = 1
+        model["batch_size"] = 16
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("repo")
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        src = REPO / name
+        if src.is_file() and not name.startswith(("metrics/", "plots/")) and name != "dvc.lock":
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / name)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    tiny(params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(root, "git", "init", "-q")
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny")
+    return root
+
+
+def ran(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def test_repro_from_scratch_then_nothing_to_do(repo: Path) -> None:
+    first = ran(sh(repo, "dvc", "repro"))
+    assert {"download", "audit", "layout@binary", "layout@multiclass"} <= first
+    report = json.loads((repo / "metrics" / "audit" / "report.json").read_text())
+    assert report["leaked_test_images"] == 2 and report["unreadable_files"] == 0
+    assert (repo / "plots" / "audit" / "samples.png").stat().st_size > 10_000
+    sizes = {p.stat().st_size > 0 for p in (repo / "data" / "layouts").rglob("*.jpg")}
+    assert sizes == {True}
+    again = sh(repo, "dvc", "repro")
+    assert ran(again) == set() and "Data and pipelines are up to date" in again
+    assert "changed" not in sh(repo, "dvc", "status")
+
+
+def test_image_size_reruns_only_layouts_and_dependants(repo: Path) -> None:
+    sh(repo, "dvc", "repro")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["layout"]["image_size"] = 40
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    rerun = ran(sh(repo, "dvc", "repro"))
+    assert {"layout@binary", "layout@multiclass"} <= rerun
+    assert not rerun & {"download", "audit"}
+    img = next((repo / "data" / "layouts" / "multiclass" / "test").rglob("*.jpg"))
+    with Image.open(img) as im:
+        assert im.size == (40, 40)
