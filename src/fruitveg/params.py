@@ -1,5 +1,7 @@
 """Reading params.yaml with errors that name the setting at fault."""
 
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,20 @@ class ParamError(PipelineError):
     """A setting in params.yaml is missing or invalid."""
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML reads `1e-05` (YAML 1.2 float, as `dvc exp run -S` writes it) as a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def load(path: Path = paths.PARAMS) -> dict[str, Any]:
     try:
-        params = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        params = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise ParamError(f"{path}: file not found (run from the repository root)") from None
     except yaml.YAMLError as exc:
@@ -47,3 +60,15 @@ def choice(params: dict[str, Any], key: str, options: tuple[str, ...]) -> str:
     if value not in options:
         raise ParamError(f"params.yaml: '{key}' must be one of {', '.join(options)}; got {value!r}")
     return value
+
+
+def number(
+    params: dict[str, Any], key: str, low: float, high: float | None = None, *, low_ok: bool = False
+) -> float:
+    """A finite number above `low` (or equal, with low_ok) and below `high`."""
+    value = get(params, key)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value >= low if low_ok else value > low) and (high is None or value < high):
+        return float(value)
+    bounds = f"{'>=' if low_ok else '>'} {low:g}" + ("" if high is None else f" and < {high:g}")
+    raise ParamError(f"params.yaml: '{key}' must be a number {bounds}, got {value!r}")
