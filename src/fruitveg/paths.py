@@ -18,6 +18,8 @@ AUDIT_REPORT = METRICS / "audit" / "report.json"
 AUDIT_DUPLICATES = METRICS / "audit" / "duplicates.csv"
 AUDIT_SAMPLES = PLOTS / "audit" / "samples.png"
 
+PUSH_DB_RECEIPT = DATA / "push_db" / "receipt.json"
+
 SPLITS = ("train", "validation", "test")
 TASKS = ("binary", "multiclass")
 
@@ -37,3 +39,13 @@ def model_dir(model: str) -> Path:
 def history_csv(model: str) -> Path:
     """Per-epoch history of one model (epoch, times, losses, accuracies, learning rate)."""
     return PLOTS / "history" / f"{model}.csv"
+
+
+def train_backup_dir(model: str) -> Path:
+    """Resume state of one model; outside the stage's outs, which DVC deletes on rerun."""
+    return DATA / "train_backup" / model
+
+
+def live_dir(model: str) -> Path:
+    """dvclive's folder of one model: metrics.json and per-epoch plots."""
+    return METRICS / "train" / model

@@ -1,0 +1,57 @@
+"""The study's full-scale settings: valid keys, and valid training settings once applied."""
+
+import importlib.util
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from dvc.utils.hydra import apply_overrides
+
+from fruitveg import params
+from fruitveg.training import settings
+
+from .helpers import REPO, write_layout
+
+STUDY = REPO / "study" / "study.yaml"
+_spec = importlib.util.spec_from_file_location("study_run", REPO / "study" / "run.py")
+study_run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(study_run)
+command, flatten = study_run.command, study_run.flatten
+
+
+def test_every_study_setting_names_an_existing_parameter() -> None:
+    current = params.load(REPO / "params.yaml")
+    for key in flatten(yaml.safe_load(STUDY.read_text())):
+        params.get(current, key)  # raises ParamError naming a misspelt key
+
+
+def test_dry_run_prints_one_named_experiment() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "study" / "run.py"), "--dry-run", "--name", "study-x"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    args = shlex.split(done.stdout)
+    assert args == command("study-x", flatten(yaml.safe_load(STUDY.read_text())))
+    assert args[:5] == ["dvc", "exp", "run", "--name", "study-x"]
+    assert "models.vgg16.lr=1e-05" in args and 'models.vgg16.weights="imagenet"' in args
+
+
+def test_applied_by_dvc_the_settings_train_every_model_as_the_study(repo: Path) -> None:
+    shutil.copy(REPO / "params.yaml", repo / "params.yaml")
+    sets = command("s", flatten(yaml.safe_load(STUDY.read_text())))[5:][1::2]  # after each -S
+    apply_overrides(str(repo / "params.yaml"), sets)  # what `dvc exp run -S` does
+    p = params.load()
+    assert p["data"]["source"] == "kaggle" and p["layout"]["image_size"] == 256
+    for task, labels in (("multiclass", ("a", "b")), ("binary", ("fruit", "vegetable"))):
+        write_layout(repo, task, labels, {"train": 1, "validation": 1}, size=256)
+    study_lr = {"vgg16": 1e-5, "vgg16_attention": 1e-5}
+    for model in p["models"]:
+        s = settings(model, p)
+        assert (s.epochs, s.image_size, s.lr) == (25, 256, study_lr.get(model, 1e-4)), model
+        assert s.weights == (None if s.arch == "cnn" else "imagenet")
+        assert not s.freeze_backbone

@@ -1,0 +1,95 @@
+"""Bad settings stop before any training, with an error naming the setting."""
+
+from pathlib import Path
+
+import pytest
+
+from fruitveg.errors import PipelineError
+from fruitveg.params import ParamError
+from fruitveg.training import settings
+
+from .helpers import make_params, train_stage, write_layout, write_params
+
+LABELS = ("apple", "banana", "corn")
+
+
+@pytest.fixture
+def layouts(repo: Path) -> Path:
+    write_layout(repo, "multiclass", LABELS, {"train": 2, "validation": 1})
+    write_layout(repo, "binary", ("fruit", "vegetable"), {"train": 2, "validation": 1})
+    return repo
+
+
+def test_good_settings_read_labels_and_size_from_the_layout(layouts: Path) -> None:
+    s = settings("vgg16_attention", make_params())
+    assert s.labels == LABELS
+    assert s.image_size == 32
+    assert (s.arch, s.attention, s.weights, s.lr) == ("vgg16", "se", None, 1e-3)
+    assert settings("binary_cnn", make_params()).labels == ("fruit", "vegetable")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"arch": "mobilenet"}, "'models.cnn.arch' must be one of cnn, vgg16, resnet50"),
+        ({"attention": "eca"}, "'models.cnn.attention' must be one of none, se, cbam"),
+        ({"lr": 0}, "'models.cnn.lr' must be a number > 0"),
+        ({"lr": -1e-4}, "'models.cnn.lr' must be a number > 0"),
+        ({"lr": "fast"}, "'models.cnn.lr' must be a number > 0"),
+        ({"batch_size": 0}, "'models.cnn.batch_size' must be a whole number > 0"),
+        ({"batch_size": -32}, "'models.cnn.batch_size' must be a whole number > 0"),
+        ({"epochs": 0}, "'models.cnn.epochs' must be a whole number > 0"),
+        ({"optimizer": "lbfgs"}, "'models.cnn.optimizer' must be one of"),
+        ({"dropout": 1.0}, "'models.cnn.dropout' must be a number >= 0 and < 1, got 1.0"),
+        ({"task": "regression"}, "'models.cnn.task' must be one of binary, multiclass"),
+    ],
+)
+def test_bad_model_settings(layouts: Path, changes: dict, message: str) -> None:
+    with pytest.raises(ParamError, match=message.replace("(", r"\(")):
+        settings("cnn", make_params(cnn=changes))
+
+
+def test_unknown_model(layouts: Path) -> None:
+    with pytest.raises(ParamError, match="unknown model 'cnn2'.*cnn_attention"):
+        settings("cnn2", make_params())
+
+
+@pytest.mark.parametrize("model", ["vgg16", "resnet50_attention"])
+def test_image_size_below_a_backbones_minimum(repo: Path, model: str) -> None:
+    write_layout(repo, "multiclass", LABELS, {"train": 1, "validation": 1}, size=24)
+    with pytest.raises(ParamError, match="'layout.image_size' is 24 px .* below the 32 px"):
+        settings(model, make_params())
+    settings("cnn", make_params())  # 24 px is enough for the CNN
+
+
+def test_missing_layout(repo: Path) -> None:
+    with pytest.raises(PipelineError, match=r"data/layouts/multiclass/train: layout missing"):
+        settings("cnn", make_params())
+
+
+def test_missing_weights_file(layouts: Path) -> None:
+    with pytest.raises(ParamError, match="'models.vgg16.weights': no weights file at 'w.h5'"):
+        settings("vgg16", make_params(vgg16={"weights": "w.h5"}))
+
+
+def test_bad_shared_training_settings(layouts: Path) -> None:
+    p = make_params()
+    p["train"]["distribute"] = "tpu"
+    with pytest.raises(ParamError, match="'train.distribute' must be one of auto, none, mirrored"):
+        settings("cnn", p)
+    p = make_params()
+    p["train"]["mixed_precision"] = "yes"
+    with pytest.raises(ParamError, match="'train.mixed_precision' must be one of auto, true"):
+        settings("cnn", p)
+
+
+def test_entry_point_stops_before_training_with_one_line(layouts: Path) -> None:
+    write_params(layouts, make_params(resnet50={"lr": -1}))
+    done = train_stage(layouts, "resnet50", check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: params.yaml: 'models.resnet50.lr' must be a number > 0, got -1"
+    )
+    assert "Traceback" not in done.stderr
+    for out in ("data/models", "data/train_backup", "plots", "metrics"):
+        assert not (layouts / out).exists(), out

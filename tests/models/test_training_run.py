@@ -1,0 +1,120 @@
+"""Training for real on tiny layouts: outputs, determinism, the mirrored path."""
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fruitveg.training import HISTORY_COLUMNS, train
+
+from .helpers import env, history_values, make_params, train_stage, write_layout, write_params
+
+LABELS = ("apple", "banana", "corn")
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_one_epoch_of_cnn_writes_every_output(repo: Path) -> None:
+    write_layout(repo, "multiclass", LABELS, {"train": 4, "validation": 2})
+    summary = train("cnn", make_params(), verbose=False)
+    assert summary["epochs"] == summary["best_epoch"] == 1
+
+    model = keras.saving.load_model(repo / "data/models/cnn/model.keras")  # no custom objects
+    assert json.loads((repo / "data/models/cnn/labels.json").read_text()) == list(LABELS)
+    raw = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    probs = model.predict(raw, verbose=0)
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.dtype_policy.name == "float32"
+
+    with (repo / "plots/history/cnn.csv").open(newline="") as fh:
+        assert next(csv.reader(fh)) == list(HISTORY_COLUMNS)
+    (row,) = read_csv(repo / "plots/history/cnn.csv")
+    start, end = (datetime.fromisoformat(row[k]) for k in ("start_time", "end_time"))
+    assert start.utcoffset().total_seconds() == 0 and start < end
+    assert row["start_time"].endswith("+00:00") and len(row["start_time"]) == 32
+    assert row["epoch"] == "1" and float(row["learning_rate"]) == 1e-3
+    assert float(row["val_accuracy"]) == summary["best_val_accuracy"]
+
+    live = json.loads((repo / "metrics/train/cnn/metrics.json").read_text())
+    assert live["eval"]["accuracy"] == float(row["val_accuracy"])
+    assert live["train"]["loss"] == float(row["loss"])
+    assert live["best"]["epoch"] == 1
+    assert (repo / "metrics/train/cnn/plots/metrics/eval/accuracy.tsv").exists()
+    assert not (repo / "data/train_backup").exists()
+
+
+def test_binary_cnn_outputs_p_of_vegetable(repo: Path) -> None:
+    write_layout(repo, "binary", ("fruit", "vegetable"), {"train": 4, "validation": 2})
+    train("binary_cnn", make_params(), verbose=False)
+    model = keras.saving.load_model(repo / "data/models/binary_cnn/model.keras")
+    labels = json.loads((repo / "data/models/binary_cnn/labels.json").read_text())
+    assert labels == ["fruit", "vegetable"]
+    assert model.output_shape == (None, 1)
+    raw = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    p = model.predict(raw, verbose=0)
+    assert np.all((p > 0) & (p < 1))
+
+
+def test_backbone_with_cbam_trains_from_raw_pixels(repo: Path) -> None:
+    write_layout(repo, "multiclass", LABELS, {"train": 2, "validation": 1})
+    p = make_params(vgg16_attention={"attention": "cbam", "batch_size": 3})
+    summary = train("vgg16_attention", p, verbose=False)
+    model = keras.saving.load_model(repo / "data/models/vgg16_attention/model.keras")
+    assert summary["params"] == model.count_params()
+    assert any("cbam" in layer.name for layer in model.layers)
+    assert len(read_csv(repo / "plots/history/vgg16_attention.csv")) == 1
+
+
+def test_two_runs_give_identical_histories(tmp_path: Path) -> None:
+    p = make_params(cnn={"epochs": 2, "dropout": 0.5})
+    p["train"]["augment"] = True  # random layers too, not only dropout and the shuffle
+    runs = []
+    for name in ("one", "two"):
+        root = tmp_path / name
+        write_layout(root, "multiclass", LABELS, {"train": 5, "validation": 2})
+        write_params(root, p)
+        out = train_stage(root, "cnn")
+        assert "cnn epoch 2/2: loss" in out.stdout  # one concise line per epoch off a TTY
+        runs.append(history_values(root / "plots/history/cnn.csv"))
+    assert len(runs[0]) == 3
+    assert runs[0] == runs[1]
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path: Path) -> None:
+    write_layout(tmp_path, "multiclass", LABELS, {"train": 4, "validation": 2})
+    p = make_params(cnn={"batch_size": 4})
+    p["train"]["distribute"] = "mirrored"
+    write_params(tmp_path, p)
+    script = textwrap.dedent(
+        """
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+        )
+        from fruitveg import params, training
+        print(training.train("cnn", params.load(), verbose=False))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "CPU, 2 replica(s)" in done.stdout
+    assert (tmp_path / "data/models/cnn/model.keras").exists()
+    assert len(read_csv(tmp_path / "plots/history/cnn.csv")) == 1
