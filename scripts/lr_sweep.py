@@ -1,0 +1,213 @@
+"""Learning-rate variants of one model as DVC experiments, run from the queue.
+
+    python scripts/lr_sweep.py                       # cnn at 1e-3, 1e-4 and 1e-5
+    python scripts/lr_sweep.py --model vgg16 --lr 1e-4 1e-5 1e-6
+    python scripts/lr_sweep.py --jobs 2 --timeout 3600   # two workers, give up after an hour
+
+Queues one experiment per rate (`dvc exp run --queue -S models.<model>.lr=<rate>`), starts
+the queue (`dvc queue start`), waits until the queue has drained and prints one line per
+experiment: its name, the rate, and the model's test accuracy and loss from
+metrics/eval/<model>.json. Each variant reruns only train@<model> and what depends on it;
+every other stage comes from DVC's cache. Needs a git commit to branch from; uncommitted
+changes go into the experiments. Run from the repository root.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_MODEL = "cnn"
+DEFAULT_RATES = ("1e-3", "1e-4", "1e-5")
+QUEUE_LOG = Path(".dvc/tmp/lr_sweep_queue.log")
+POLL_SECONDS = 3.0
+BASELINE = "HEAD (baseline)"  # a space: never an experiment (git ref) name
+
+
+class SweepError(RuntimeError):
+    pass
+
+
+def dvc_env() -> dict[str, str]:
+    """The environment for dvc and its queue worker, which runs the stages' `python`."""
+    env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    # The stages call plain `python`: make it this interpreter (the project's venv).
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        capture_output=True,
+        text=True,
+        env=dvc_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    if check and result.returncode != 0:
+        raise SweepError(f"dvc {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result
+
+
+def rate_name(rate: float) -> str:
+    """1e-05 -> 1e-5, 0.0003 -> 3e-4: short, and valid in a git ref name."""
+    mantissa, exponent = f"{rate:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def parse_rates(texts: list[str]) -> list[float]:
+    rates = []
+    for text in texts:
+        try:
+            rate = float(text)
+        except ValueError:
+            raise SweepError(f"--lr {text!r}: not a number") from None
+        if not rate > 0:
+            raise SweepError(f"--lr {text!r}: a learning rate must be > 0")
+        rates.append(rate)
+    return rates
+
+
+def existing_names() -> set[str]:
+    listed = dvc("exp", "list", "--all-commits", "--name-only").stdout
+    return {line.strip() for line in listed.splitlines() if line.strip()}
+
+
+def queue(model: str, rates: list[float]) -> list[tuple[str, float]]:
+    """Queue one experiment per rate, named <model>-lr-<rate> (with -2, -3... on reruns)."""
+    taken = existing_names()
+    queued = []
+    for rate in rates:
+        base = f"{model}-lr-{rate_name(rate)}"
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name)
+        dvc("exp", "run", "--queue", "--name", name, "--set-param", f"models.{model}.lr={rate!r}")
+        print(f"queued {name}: models.{model}.lr = {rate:g}", flush=True)
+        queued.append((name, rate))
+    return queued
+
+
+def queue_states() -> dict[str, str]:
+    """Experiment name -> Queued / Running / Success / Failed, from `dvc queue status`."""
+    states = {}
+    for line in dvc("queue", "status").stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0] != "Task" and re.fullmatch(r"[0-9a-f]{7,}", fields[0]):
+            states[fields[1]] = fields[-1]
+    return states
+
+
+def run_queue(names: list[str], jobs: int, timeout: float | None) -> dict[str, str]:
+    """Start the queue and wait until nothing is queued or running; return our tasks' states."""
+    QUEUE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    # The worker detaches but keeps the caller's output pipes open: a captured run would
+    # never see end-of-file, so its output goes to a log file instead.
+    with QUEUE_LOG.open("a", encoding="utf-8") as log:
+        started = subprocess.run(
+            [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(jobs)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=dvc_env(),
+        )
+    if started.returncode != 0:
+        raise SweepError(f"dvc queue start failed; see {QUEUE_LOG}")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = ""
+    while True:
+        states = queue_states()
+        pending = [n for n, s in states.items() if s in ("Queued", "Running")]
+        ours = {n: states.get(n, "?") for n in names}
+        summary = ", ".join(f"{n}: {s}" for n, s in ours.items())
+        if summary != last:
+            print(summary, flush=True)
+            last = summary
+        if not pending:
+            return ours
+        if deadline is not None and time.monotonic() > deadline:
+            raise SweepError(f"queue still busy after {timeout:.0f} s: {', '.join(pending)}")
+        time.sleep(POLL_SECONDS)
+
+
+def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Name -> data of each experiment in `dvc exp show --json`, and BASELINE -> HEAD's data."""
+    found = {}
+    for baseline in show:
+        if baseline.get("rev") != "workspace" and BASELINE not in found:
+            found[BASELINE] = baseline.get("data") or {}
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                if rev.get("name") and rev.get("data"):
+                    found[rev["name"]] = rev["data"]
+    return found
+
+
+def row(name: str, data: dict[str, Any], model: str) -> tuple[str, str, str, str]:
+    params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
+    lr = params.get("models", {}).get(model, {}).get("lr")
+    metrics = (data.get("metrics") or {}).get(f"metrics/eval/{model}.json", {}).get("data", {})
+    acc, loss = metrics.get("accuracy"), metrics.get("loss")
+    return (
+        name,
+        "-" if lr is None else f"{float(lr):g}",
+        "-" if acc is None else f"{acc:.4f}",
+        "-" if loss is None else f"{loss:.4f}",
+    )
+
+
+def table(rows: list[tuple[str, ...]], model: str) -> str:
+    header = ("experiment", f"models.{model}.lr", "test accuracy", "test loss")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+        for r in [header, *rows]
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="a key of params.yaml models:")
+    parser.add_argument("--lr", nargs="+", default=list(DEFAULT_RATES), help="learning rates")
+    parser.add_argument("--jobs", type=int, default=1, help="queue workers (default 1)")
+    parser.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
+    args = parser.parse_args(argv)
+    try:
+        rates = parse_rates(args.lr)
+        models = (yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8")) or {}).get(
+            "models"
+        )
+        if not isinstance(models, dict) or args.model not in models:
+            known = ", ".join(models) if isinstance(models, dict) else "none"
+            raise SweepError(f"params.yaml: unknown model {args.model!r} (models: has {known})")
+        queued = queue(args.model, rates)
+        names = [n for n, _ in queued]
+        states = run_queue(names, max(args.jobs, 1), args.timeout)
+        found = experiments(json.loads(dvc("exp", "show", "--json").stdout))
+        print()
+        rows = [row(n, found.get(n, {}), args.model) for n in [BASELINE, *names]]
+        print(table(rows, args.model))
+        failed = [n for n, s in states.items() if s != "Success"]
+        if failed:
+            raise SweepError(f"failed: {', '.join(failed)}; see `dvc queue logs <name>`")
+    except (SweepError, OSError, yaml.YAMLError) as exc:
+        print(f"lr_sweep: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

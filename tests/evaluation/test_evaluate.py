@@ -1,0 +1,195 @@
+"""evaluate@<model> on tiny real Keras models and layouts whose right answers are known.
+
+The models are nearest-colour classifiers with hand-set weights, so which test images they
+get wrong is planted: accuracy, the confused pair and the ROC AUC are known in advance.
+"""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from fruitveg import evaluation
+
+from .conftest import REPO, run, write_history
+
+SIZE = 8
+SCALE = 20.0
+# Class colours (RGB in 0-1); the last sweetcorn image is painted nearly corn's colour,
+# with sweetcorn third nearest (so top-3 still counts it right).
+PROTOTYPES = {
+    "apple": (0.8, 0.1, 0.1),
+    "banana": (0.9, 0.9, 0.2),
+    "corn": (0.9, 0.6, 0.1),
+    "sweetcorn": (0.5, 0.8, 0.4),
+}
+# Binary: grey level per image; the 0.65 fruit is the one mistake at threshold 0.5.
+GREYS = {"fruit": (0.2, 0.3, 0.65), "vegetable": (0.55, 0.7, 0.8)}
+MISLEADING = (0.8, 0.65, 0.2)
+SETTINGS = evaluation.Settings(batch_size=5, bootstrap_resamples=500, threshold=0.5, seed=7)
+
+
+def save_image(path: Path, rgb: tuple[float, float, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.full((SIZE, SIZE, 3), np.round(np.array(rgb) * 255), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, quality=100)
+
+
+def save_model(root: Path, name: str, model: keras.Model, labels: list[str]) -> None:
+    folder = root / "data" / "models" / name
+    folder.mkdir(parents=True)
+    model.save(folder / "model.keras")
+    (folder / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
+    write_history(root, name, [(1.2, 0.5, 1.3, 0.4), (0.8, 0.7, 0.9, 0.6), (0.7, 0.8, 1.0, 0.55)])
+
+
+def colour_model(n_out: int, activation: str) -> tuple[keras.Model, keras.layers.Dense]:
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(n_out, activation=activation)
+    return keras.Model(inputs, dense(x)), dense
+
+
+def make_multiclass(root: Path, name: str = "cnn") -> None:
+    labels = sorted(PROTOTYPES)
+    for label in labels:
+        for i in range(3):
+            colour = MISLEADING if (label, i) == ("sweetcorn", 2) else PROTOTYPES[label]
+            save_image(root / f"data/layouts/multiclass/test/{label}/{label} {i}.jpg", colour)
+    # logit_k = s * (2 p_k . x - |p_k|^2): the nearest prototype wins.
+    model, dense = colour_model(len(labels), "softmax")
+    p = np.array([PROTOTYPES[label] for label in labels]).T
+    dense.set_weights([2 * SCALE * p, -SCALE * (p**2).sum(axis=0)])
+    save_model(root, name, model, labels)
+
+
+def make_binary(root: Path) -> None:
+    for label, greys in GREYS.items():
+        for i, g in enumerate(greys):
+            save_image(root / f"data/layouts/binary/test/{label}/{label}_{i}.jpg", (g, g, g))
+    model, dense = colour_model(1, "sigmoid")
+    dense.set_weights([np.full((3, 1), SCALE / 3), np.array([-SCALE * 0.5])])
+    save_model(root, "binary_cnn", model, ["fruit", "vegetable"])
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def is_png(path: Path) -> bool:
+    with Image.open(path) as im:
+        return im.format == "PNG" and im.width > 100
+
+
+def test_multiclass_evaluation_writes_every_output(tmp_path, monkeypatch):
+    make_multiclass(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    metrics = evaluation.evaluate("cnn", "multiclass", SETTINGS)
+
+    assert json.loads(Path("metrics/eval/cnn.json").read_text()) == metrics
+    assert metrics["accuracy"] == pytest.approx(11 / 12, abs=1e-6)
+    assert metrics["n_test"] == 12
+    assert metrics["params"] == 3 * 4 + 4
+    assert metrics["accuracy_ci_low"] < metrics["accuracy"] <= metrics["accuracy_ci_high"] <= 1
+    assert metrics["top3_accuracy"] == 1.0
+    assert metrics["images_per_s"] > 0 and metrics["latency_ms"] > 0
+    assert "roc_auc" not in metrics
+
+    predictions = read_csv(Path("metrics/eval/cnn_predictions.csv"))
+    wrong = [r for r in predictions if r["actual"] != r["predicted"]]
+    assert len(predictions) == 12
+    assert [(r["path"], r["actual"], r["predicted"]) for r in wrong] == [
+        ("sweetcorn/sweetcorn 2.jpg", "sweetcorn", "corn")
+    ]
+    # The loss is the mean -log P(true class) of the model's own outputs.
+    images = np.stack([np.asarray(Image.open(Path("data/layouts/multiclass/test", r["path"])))
+                       for r in predictions]).astype("float32")  # fmt: skip
+    model = keras.saving.load_model("data/models/cnn/model.keras")
+    probs = model.predict(images, verbose=0)
+    truth = [sorted(PROTOTYPES).index(r["actual"]) for r in predictions]
+    expected_loss = -np.mean(np.log(probs[np.arange(12), truth]))
+    assert metrics["loss"] == pytest.approx(expected_loss, rel=1e-4)
+
+    per_class = json.loads(Path("metrics/eval/cnn_per_class.json").read_text())
+    assert per_class["sweetcorn"] == {"precision": 1.0, "recall": pytest.approx(2 / 3),
+                                      "f1": pytest.approx(0.8), "support": 3}  # fmt: skip
+    assert per_class["corn"]["precision"] == pytest.approx(3 / 4)
+    confusion = read_csv(Path("plots/eval/cnn/confusion.csv"))
+    assert [(r["actual"], r["predicted"]) for r in confusion] == [
+        (r["actual"], r["predicted"]) for r in predictions
+    ]
+    assert is_png(Path("plots/eval/cnn/confusion.png"))
+    assert is_png(Path("plots/eval/cnn/curves.png"))
+    assert not Path("plots/eval/cnn/roc.csv").exists()
+
+
+def test_binary_evaluation_has_roc_auc_threshold_and_curve(tmp_path, monkeypatch):
+    make_binary(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    metrics = evaluation.evaluate("binary_cnn", "binary", SETTINGS)
+
+    assert metrics["accuracy"] == pytest.approx(5 / 6, abs=1e-6)
+    assert metrics["roc_auc"] == pytest.approx(8 / 9, abs=1e-6)  # one fruit above one vegetable
+    assert metrics["threshold"] == 0.5
+    assert "top3_accuracy" not in metrics
+    roc = read_csv(Path("plots/eval/binary_cnn/roc.csv"))
+    fpr = [float(r["fpr"]) for r in roc]
+    tpr = [float(r["tpr"]) for r in roc]
+    assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
+    assert fpr == sorted(fpr) and tpr == sorted(tpr)
+    assert is_png(Path("plots/eval/binary_cnn/roc.png"))
+    wrong = [r for r in read_csv(Path("metrics/eval/binary_cnn_predictions.csv"))
+             if r["actual"] != r["predicted"]]  # fmt: skip
+    assert [r["path"] for r in wrong] == ["fruit/fruit_2.jpg"]
+
+
+def test_classes_that_differ_from_the_test_split_stop_with_a_clear_error(tmp_path, monkeypatch):
+    make_multiclass(tmp_path)
+    labels_file = tmp_path / "data/models/cnn/labels.json"
+    labels_file.write_text(json.dumps(["apple", "banana", "corn", "sweet corn"]))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(evaluation.EvaluationError) as err:
+        evaluation.evaluate("cnn", "multiclass", SETTINGS)
+    message = str(err.value)
+    assert "data/models/cnn/labels.json" in message
+    assert "'sweet corn'" in message and "'sweetcorn'" in message
+    assert not Path("metrics/eval/cnn.json").exists()
+
+    labels_file.write_text(json.dumps(["banana", "apple", "corn", "sweetcorn"]))
+    with pytest.raises(evaluation.EvaluationError, match="different order"):
+        evaluation.evaluate("cnn", "multiclass", SETTINGS)
+
+
+def test_binary_model_against_the_multiclass_layout_is_refused(tmp_path, monkeypatch):
+    make_binary(tmp_path)
+    make_multiclass(tmp_path, name="other")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(evaluation.EvaluationError, match="only in the model: .*fruit"):
+        evaluation.evaluate("binary_cnn", "multiclass", SETTINGS)
+
+
+def test_stage_runs_from_params_and_reports_a_missing_model_in_one_line(tmp_path):
+    make_multiclass(tmp_path)
+    (tmp_path / "params.yaml").write_text(
+        "seed: 1\n"
+        "evaluate: {batch_size: 4, bootstrap_resamples: 200, threshold: 0.5}\n"
+        "models:\n  cnn: {task: multiclass, lr: 1.0e-4}\n  vgg16: {task: multiclass, lr: 1e-05}\n"
+    )
+    done = run(tmp_path, sys.executable, str(REPO / "stages/evaluate.py"), "cnn")
+    assert "evaluate@cnn: test accuracy 91.67 %" in done.stdout
+    assert (tmp_path / "metrics/eval/cnn.json").is_file()
+
+    failed = run(tmp_path, sys.executable, str(REPO / "stages/evaluate.py"), "vgg16", check=False)
+    assert failed.returncode == 1
+    assert "data/models/vgg16/model.keras: model file not found" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+    failed = run(tmp_path, sys.executable, str(REPO / "stages/evaluate.py"), "resnet", check=False)
+    assert failed.returncode == 1 and "unknown model 'resnet'" in failed.stderr
