@@ -112,7 +112,7 @@ def render(look: Look, rng: np.random.Generator) -> tuple[Image.Image, int]:
     w, h = (int(v) for v in rng.integers(180, 560, size=2))
     canvas = _background(w, h, rng)
     for _ in range(int(rng.integers(look.count[0], look.count[1] + 1))):
-        size = int(min(w, h) * rng.uniform(0.35, 0.85))
+        size = int(min(w, h) * rng.uniform(0.55, 0.95))
         obj = _object(look, size, rng)
         x = int(rng.integers(-size // 5, max(1, w - size * 4 // 5)))
         y = int(rng.integers(-size // 5, max(1, h - size * 4 // 5)))
@@ -121,7 +121,7 @@ def render(look: Look, rng: np.random.Generator) -> tuple[Image.Image, int]:
     return canvas, int(rng.integers(70, 96))
 
 
-def _jitter(colour: RGB, rng: np.random.Generator, amount: float = 25) -> RGB:
+def _jitter(colour: RGB, rng: np.random.Generator, amount: float = 12) -> RGB:
     c = np.clip(np.array(colour) + rng.normal(0, amount, 3), 0, 255)
     return tuple(int(v) for v in c)  # type: ignore[return-value]
 
@@ -132,10 +132,11 @@ def _background(w: int, h: int, rng: np.random.Generator) -> Image.Image:
     column = (a * (1 - t) + b * t).astype(np.uint8)
     im = Image.fromarray(np.ascontiguousarray(np.broadcast_to(column, (h, w, 3))), "RGB")
     draw = ImageDraw.Draw(im)
-    for _ in range(int(rng.integers(2, 9))):  # clutter: boxes and lines of other stuff
+    for _ in range(int(rng.integers(0, 5))):  # clutter: boxes and lines of other stuff
         x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
-        x1, y1 = x0 + int(rng.integers(10, w // 2)), y0 + int(rng.integers(10, h // 2))
-        colour = tuple(int(v) for v in rng.integers(40, 220, 3))
+        x1, y1 = x0 + int(rng.integers(10, w // 3)), y0 + int(rng.integers(10, h // 3))
+        grey = int(rng.integers(60, 200))  # muted: clutter competes, but less than the object
+        colour = tuple(int(np.clip(grey + v, 0, 255)) for v in rng.integers(-30, 30, 3))
         if rng.random() < 0.5:
             draw.rectangle((x0, y0, x1, y1), fill=colour)
         else:
@@ -221,9 +222,9 @@ def _lighting(im: Image.Image, rng: np.random.Generator) -> Image.Image:
     """Uneven light, a colour cast and sensor noise."""
     a = np.asarray(im, dtype=np.float32)
     h, w = a.shape[:2]
-    gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-0.3, 0.3)
-    gy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] * rng.uniform(-0.3, 0.3)
-    gain = (rng.uniform(0.6, 1.3) * (1 + gx + gy))[..., None]
+    gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-0.2, 0.2)
+    gy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] * rng.uniform(-0.2, 0.2)
+    gain = (rng.uniform(0.75, 1.2) * (1 + gx + gy))[..., None]
     tint = rng.normal(1, 0.05, 3).astype(np.float32)
     a = a * gain * tint + rng.standard_normal(a.shape, dtype=np.float32) * 5
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGB")
