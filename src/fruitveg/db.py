@@ -36,19 +36,10 @@ from fruitveg.db_config import (
     validate_identifier,
 )
 from fruitveg.errors import PipelineError
+from fruitveg.paths import HISTORY_COLUMNS
 
 log = logging.getLogger(__name__)  # the stage shows warnings (retries) on stderr
 
-HISTORY_COLUMNS = (
-    "epoch",
-    "start_time",
-    "end_time",
-    "loss",
-    "accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-)
 KEY_COLUMNS = ("run", "model_name", "epoch")
 VALUE_COLUMNS = (
     "start_time",

@@ -31,7 +31,7 @@ from fruitveg.errors import PipelineError
 
 CONFIDENCE = 0.95
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
+CURVE_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
 LATENCY_SAMPLES = 20
 KERAS_EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] in its cross-entropy losses
 
@@ -284,7 +284,7 @@ def read_history(path: Path) -> pd.DataFrame:
         raise EvaluationError(f"{path}: training history not found (dvc repro)") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise EvaluationError(f"{path}: not a readable CSV: {exc}") from None
-    missing = [c for c in HISTORY_COLUMNS if c not in history.columns]
+    missing = [c for c in CURVE_COLUMNS if c not in history.columns]
     if missing:
         raise EvaluationError(f"{path}: missing column(s) {', '.join(missing)}")
     if history.empty:

@@ -51,16 +51,6 @@ from fruitveg.models import (
 )
 from fruitveg.params import ParamError, choice, get, number, positive_int
 
-HISTORY_COLUMNS = (
-    "epoch",
-    "start_time",
-    "end_time",
-    "loss",
-    "accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-)
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 AUTO_BOOL = ("auto", True, False)
@@ -342,14 +332,14 @@ def read_history(path: Path) -> list[dict[str, Any]]:
         rows = list(csv.DictReader(fh))
     for row in rows:
         row["epoch"] = int(row["epoch"])
-        for key in HISTORY_COLUMNS[3:]:
+        for key in paths.HISTORY_COLUMNS[3:]:
             row[key] = float(row[key])
     return rows
 
 
 def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
     with atomic_file(path) as fh:
-        writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=paths.HISTORY_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -517,7 +507,7 @@ def compile_model(model: keras.Model, optimizer: str, lr: float, binary: bool, j
 def _replay(live: Live, rows: list[dict[str, Any]]) -> None:
     """Log the epochs a resumed run already finished, as DVCLiveCallback logged them."""
     for row in rows:
-        for key in HISTORY_COLUMNS[3:]:
+        for key in paths.HISTORY_COLUMNS[3:]:
             live.log_metric(standardize_metric_name(key, "dvclive.keras"), row[key])
         live.next_step()
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fruitveg.training import HISTORY_COLUMNS, train
+from fruitveg.paths import HISTORY_COLUMNS
+from fruitveg.training import train
 
 from .helpers import env, history_values, make_params, train_stage, write_layout, write_params
 
