@@ -30,7 +30,6 @@ from fruitveg.atomic import atomic_dir, atomic_file, write_json
 from fruitveg.errors import PipelineError
 
 CONFIDENCE = 0.95
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 CURVE_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
 LATENCY_SAMPLES = 20
 KERAS_EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] in its cross-entropy losses
@@ -84,7 +83,7 @@ def find_test_split(layout: Path) -> TestSplit:
     y: list[int] = []
     for index, label in enumerate(labels):
         for f in sorted((root / label).iterdir()):
-            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+            if f.is_file() and f.suffix.lower() in paths.LAYOUT_IMAGE_SUFFIXES:
                 files.append(f"{label}/{f.name}")
                 y.append(index)
     if not files:

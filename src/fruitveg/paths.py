@@ -24,6 +24,10 @@ SPLITS = ("train", "validation", "test")
 TASKS = ("binary", "multiclass")
 
 
+# Layouts hold JPEGs only (fruitveg.layout writes them); training and evaluation read these.
+LAYOUT_IMAGE_SUFFIXES = (".jpg", ".jpeg")
+
+
 def layout_dir(task: str) -> Path:
     return LAYOUTS / task
 

@@ -52,7 +52,6 @@ from fruitveg.models import (
 from fruitveg.params import ParamError, choice, get, number, positive_int
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 AUTO_BOOL = ("auto", True, False)
 
 
@@ -176,7 +175,7 @@ def settings(model: str, p: dict[str, Any]) -> Settings:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(f for f in folder.iterdir() if f.suffix.lower() in paths.LAYOUT_IMAGE_SUFFIXES)
 
 
 def _layout_labels(layout: Path) -> tuple[str, ...]:
@@ -267,7 +266,9 @@ def decoded(
     """
 
     def load(path: tf.Tensor, target: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        # The accurate IDCT is libjpeg's default, so these are the very pixels Pillow gives
+        # evaluation; TensorFlow's own default differs by up to 15 levels per channel.
+        image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3, dct_method="INTEGER_ACCURATE")
         # Layout images already have this size, for which bilinear resizing is exact.
         image = tf.image.resize(image, (size, size))
         image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)

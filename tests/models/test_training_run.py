@@ -119,3 +119,18 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path: Path) -> None:
     assert "CPU, 2 replica(s)" in done.stdout
     assert (tmp_path / "data/models/cnn/model.keras").exists()
     assert len(read_csv(tmp_path / "plots/history/cnn.csv")) == 1
+
+
+def test_training_sees_the_pixels_evaluation_reads(tmp_path: Path) -> None:
+    """tf.data must decode layout JPEGs exactly as Pillow does in evaluation."""
+    from PIL import Image
+
+    from fruitveg.training import decoded, split_files
+
+    layout = write_layout(tmp_path, "multiclass", LABELS, {"test": 3}, size=48)
+    files, targets = split_files(layout, "test", LABELS)
+    got = [image.numpy() for image, _ in decoded(files, targets, 48, len(LABELS), False)]
+    want = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+    assert len(got) == len(want) == 9
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
