@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fruitveg.images import JPEG_QUALITY
-from fruitveg.layout import build
-from fruitveg.parallel import workers
-from fruitveg.rawdata import scan
-from fruitveg.synthetic import LOOKS, render
+from fruitveg.data.images import JPEG_QUALITY
+from fruitveg.data.parallel import workers
+from fruitveg.data.rawdata import scan
+from fruitveg.download.synthetic import LOOKS, render
+from fruitveg.layout.build import build
 
 
 def make_photos(root: Path, n: int, distinct: int = 8) -> None:

@@ -28,10 +28,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from fruitveg import params as params_mod  # noqa: E402
-from fruitveg.classes import KAGGLE_CLASSES  # noqa: E402
-from fruitveg.models import ModelSpec, build_model, classifier_head, cnn_body  # noqa: E402
-from fruitveg.training import compile_model, decoded, split_files, train_stream  # noqa: E402
+from fruitveg.core import params as params_mod  # noqa: E402
+from fruitveg.data.classes import KAGGLE_CLASSES  # noqa: E402
+from fruitveg.models.builders import ModelSpec, build_model, classifier_head, cnn_body  # noqa: E402
+from fruitveg.training.loop import compile_model, decoded, split_files, train_stream  # noqa: E402
 
 OUT = Path("bench/out")
 

@@ -7,10 +7,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from fruitveg import audit, params, paths, rawdata  # noqa: E402
-from fruitveg.atomic import atomic_file, write_json  # noqa: E402
-from fruitveg.errors import run_stage  # noqa: E402
-from fruitveg.images import ImageError, decode  # noqa: E402
+from fruitveg.audit import duplicates as audit
+from fruitveg.core import params, paths
+from fruitveg.core.atomic import atomic_file, write_json  # noqa: E402
+from fruitveg.core.errors import run_stage  # noqa: E402
+from fruitveg.data import rawdata  # noqa: E402
+from fruitveg.data.images import ImageError, decode  # noqa: E402
 
 
 def sample_grid(files: list[rawdata.RawFile], seed: int, n: int = 3) -> None:

@@ -2,8 +2,10 @@
 
 from collections import Counter
 
-from fruitveg import params, paths, rawdata, sources
-from fruitveg.errors import run_stage
+from fruitveg.core import params, paths
+from fruitveg.core.errors import run_stage
+from fruitveg.data import rawdata
+from fruitveg.download import sources
 
 
 def main() -> None:

@@ -8,9 +8,10 @@ evaluate.threshold, seed.
 import os
 import sys
 
-from fruitveg import evaluation, paths
-from fruitveg import params as prm
-from fruitveg.errors import PipelineError, run_stage
+from fruitveg.core import params as prm
+from fruitveg.core import paths
+from fruitveg.core.errors import PipelineError, run_stage
+from fruitveg.evaluation import evaluate as evaluation
 
 USAGE = "usage: python stages/evaluate.py <model>   (a key of params.yaml models:)"
 
@@ -26,8 +27,8 @@ def settings_from(params: dict) -> evaluation.Settings:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise prm.ParamError(f"params.yaml: 'seed' must be a whole number, got {seed!r}")
     return evaluation.Settings(
-        batch_size=prm.positive_int(params, "evaluate.batch_size"),
-        bootstrap_resamples=prm.positive_int(params, "evaluate.bootstrap_resamples"),
+        batch_size=prm.whole(params, "evaluate.batch_size"),
+        bootstrap_resamples=prm.whole(params, "evaluate.bootstrap_resamples"),
         threshold=float(threshold),
         seed=seed,
     )

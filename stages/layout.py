@@ -2,9 +2,12 @@
 
 import sys
 
-from fruitveg import audit, classes, layout, params, paths, rawdata
-from fruitveg.atomic import atomic_dir, write_json
-from fruitveg.errors import run_stage
+from fruitveg.audit import duplicates as audit
+from fruitveg.core import params, paths
+from fruitveg.core.atomic import atomic_dir, write_json
+from fruitveg.core.errors import run_stage
+from fruitveg.data import classes, rawdata
+from fruitveg.layout import build as layout
 
 MIN_IMAGE_SIZE = 8
 
@@ -16,7 +19,7 @@ def main() -> None:
             f"layout: task must be one of {', '.join(paths.TASKS)}, got {task!r}"
         )
     p = params.load()
-    size = params.positive_int(p, "layout.image_size")
+    size = params.whole(p, "layout.image_size")
     if size < MIN_IMAGE_SIZE:
         raise params.ParamError(f"params.yaml: 'layout.image_size' must be >= {MIN_IMAGE_SIZE}")
     dedupe = params.get(p, "layout.dedupe")

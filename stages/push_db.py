@@ -1,18 +1,18 @@
 """push_db stage: every model's per-epoch history into the `training_logs` table.
 
-Target: params.yaml `db:` and FRUITVEG_DB_* settings (see fruitveg.db_config); without a
+Target: params.yaml `db:` and FRUITVEG_DB_* settings (see fruitveg.db.config); without a
 host, the SQLite file at db.sqlite_path. Output: a receipt without secrets.
 """
 
 import logging
 import sys
 
-from fruitveg import params, paths
-from fruitveg.atomic import write_json
-from fruitveg.db import push, read_history, run_identity
-from fruitveg.db_config import load_target
-from fruitveg.errors import run_stage
-from fruitveg.params import ParamError
+from fruitveg.core import params, paths
+from fruitveg.core.atomic import write_json
+from fruitveg.core.errors import run_stage
+from fruitveg.core.params import ParamError
+from fruitveg.db.config import load_target
+from fruitveg.db.push import push, read_history, run_identity
 
 
 def main() -> None:

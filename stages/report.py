@@ -5,9 +5,10 @@ Reads params.yaml: models.<model>.task and .lr for every model. Writes metrics/r
 metrics/report.md and plots/report/*.png.
 """
 
-from fruitveg import params as prm
-from fruitveg import paths, report
-from fruitveg.errors import run_stage
+from fruitveg.core import params as prm
+from fruitveg.core import paths
+from fruitveg.core.errors import run_stage
+from fruitveg.report import build as report
 
 
 def models_from(params: dict) -> list[report.ModelInfo]:

@@ -12,10 +12,10 @@ import sys
 
 import pandas as pd
 
-from fruitveg import params
-from fruitveg.db import SHOWN_COLUMNS, fetch
-from fruitveg.db_config import load_target
-from fruitveg.errors import run_stage
+from fruitveg.core import params
+from fruitveg.core.errors import run_stage
+from fruitveg.db.config import load_target
+from fruitveg.db.push import SHOWN_COLUMNS, fetch
 
 
 def main(argv: list[str] | None = None) -> None:

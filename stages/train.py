@@ -6,7 +6,7 @@ Usage: python stages/train.py <model>
 import os
 import sys
 
-from fruitveg.errors import PipelineError, run_stage
+from fruitveg.core.errors import PipelineError, run_stage
 
 USAGE = "usage: python stages/train.py <model>   (a key of params.yaml models:)"
 
@@ -15,7 +15,8 @@ def main() -> None:
     if len(sys.argv) != 2:
         raise PipelineError(USAGE)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ info lines
-    from fruitveg import params, training  # TensorFlow loads here, after the usage check
+    from fruitveg.core import params
+    from fruitveg.training import loop as training  # TensorFlow loads here, after the check
 
     summary = training.train(sys.argv[1], params.load())
     print(

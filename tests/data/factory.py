@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fruitveg.synthetic import LOOKS, render
+from fruitveg.download.synthetic import LOOKS, render
 
 SPLITS = ("train", "validation", "test")
 

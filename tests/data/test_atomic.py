@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fruitveg.atomic import atomic_dir, atomic_file, write_json
+from fruitveg.core.atomic import atomic_dir, atomic_file, write_json
 
 
 def test_failed_write_leaves_old_file_and_no_litter(tmp_path: Path) -> None:

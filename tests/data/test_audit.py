@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fruitveg.audit import audit, leaked_files, near_pairs, write_rows
-from fruitveg.rawdata import scan
+from fruitveg.audit.duplicates import audit, leaked_files, near_pairs, write_rows
+from fruitveg.data.rawdata import scan
 
 from .factory import picture
 

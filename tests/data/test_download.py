@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fruitveg.classes import KAGGLE_CLASSES
-from fruitveg.params import ParamError
-from fruitveg.rawdata import LayoutError
-from fruitveg.sources import download
+from fruitveg.core.params import ParamError
+from fruitveg.data.classes import KAGGLE_CLASSES
+from fruitveg.data.rawdata import LayoutError
+from fruitveg.download.sources import download
 
 
 def params(**data) -> dict:
@@ -73,5 +73,5 @@ def test_bad_settings() -> None:
         download(params(source="local"), Path("unused"))
     bad = params()
     bad["data"]["synthetic"]["test"] = 0
-    with pytest.raises(ParamError, match="'data.synthetic.test' must be a whole number > 0"):
+    with pytest.raises(ParamError, match="'data.synthetic.test' must be a whole number >= 1"):
         download(bad, Path("unused"))

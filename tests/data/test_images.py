@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fruitveg.images import ImageError, decode, load_resized
+from fruitveg.data.images import ImageError, decode, load_resized
 
 
 def solid(mode: str, colour, size=(40, 30)) -> Image.Image:

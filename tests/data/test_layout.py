@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fruitveg.classes import MappingError, binary_mapping
-from fruitveg.layout import build
-from fruitveg.rawdata import LayoutError, scan
+from fruitveg.data.classes import MappingError, binary_mapping
+from fruitveg.data.rawdata import LayoutError, scan
+from fruitveg.layout.build import build
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -75,7 +75,7 @@ def test_mapping_errors_name_the_class() -> None:
 def test_study_mapping_in_params() -> None:
     import yaml
 
-    from fruitveg.classes import KAGGLE_CLASSES
+    from fruitveg.data.classes import KAGGLE_CLASSES
 
     p = yaml.safe_load(Path("params.yaml").read_text())
     mapping = binary_mapping(p["classes"]["fruit"], p["classes"]["vegetable"], KAGGLE_CLASSES)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fruitveg.rawdata import LayoutError, scan
+from fruitveg.data.rawdata import LayoutError, scan
 
 
 def test_scan_lists_every_file(raw: Path) -> None:

@@ -97,4 +97,4 @@ def test_bad_task_and_setting(workdir: Path) -> None:
     params["layout"]["image_size"] = "big"
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     done = run(workdir, "layout.py", "binary")
-    assert "'layout.image_size' must be a whole number > 0, got 'big'" in done.stderr
+    assert "'layout.image_size' must be a whole number >= 1, got 'big'" in done.stderr

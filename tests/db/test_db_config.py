@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from db_helpers import history_csv
 
-from fruitveg.db import DbError, read_history, run_identity, validate_model_name
-from fruitveg.db_config import load_target, validate_identifier
-from fruitveg.params import ParamError
+from fruitveg.core.params import ParamError
+from fruitveg.db.config import load_target, validate_identifier
+from fruitveg.db.push import DbError, read_history, run_identity, validate_model_name
 
 SECRET = "hunter2-Zq9"
 PARAMS = {"db": {"table": "training_logs", "sqlite_path": "data/push_db/logs.sqlite"}}

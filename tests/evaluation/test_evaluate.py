@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fruitveg import evaluation
+from fruitveg.evaluation import evaluate as evaluation
 
 from .conftest import REPO, run, write_history
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fruitveg import report
+from fruitveg.report import build as report
 
 from .conftest import REPO, run, write_history
 

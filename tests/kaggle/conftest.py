@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kaggle_standin import DATASET, KEY, TOKEN, USERNAME, StandInKaggle, StandInState, make_archive
 
-from fruitveg import kaggle_source
+from fruitveg.download import kaggle_source
 
 _CLEARED = (
     "KAGGLE_API_TOKEN",

@@ -10,8 +10,13 @@ from kaggle_standin import DATASET, KEY, TOKEN, USERNAME, StandInKaggle, make_ar
 from kagglesdk import kaggle_env as kaggle_env_module
 from kagglesdk.kaggle_env import KaggleEnv
 
-from fruitveg.kaggle_source import ENDPOINT_ENV, KaggleSourceError, _import_kaggle, fetch_kaggle
-from fruitveg.paths import SPLITS
+from fruitveg.core.paths import SPLITS
+from fruitveg.download.kaggle_source import (
+    ENDPOINT_ENV,
+    KaggleSourceError,
+    _import_kaggle,
+    fetch_kaggle,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from fruitveg.models import ModelSpec, build_model, cbam_block, se_block
+from fruitveg.models.builders import ModelSpec, build_model, cbam_block, se_block
 
 # keras.applications without the top, as published by Keras.
 VGG16_NOTOP = 14_714_688

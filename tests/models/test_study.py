@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from dvc.utils.hydra import apply_overrides
 
-from fruitveg import params
-from fruitveg.training import settings
+from fruitveg.core import params
+from fruitveg.training.loop import settings
 
 from .helpers import REPO, write_layout
 

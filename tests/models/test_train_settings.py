@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from fruitveg.errors import PipelineError
-from fruitveg.params import ParamError
-from fruitveg.training import settings
+from fruitveg.core.errors import PipelineError
+from fruitveg.core.params import ParamError
+from fruitveg.training.loop import settings
 
 from .helpers import make_params, train_stage, write_layout, write_params
 
@@ -36,9 +36,9 @@ def test_good_settings_read_labels_and_size_from_the_layout(layouts: Path) -> No
         ({"lr": 0}, "'models.cnn.lr' must be a number > 0"),
         ({"lr": -1e-4}, "'models.cnn.lr' must be a number > 0"),
         ({"lr": "fast"}, "'models.cnn.lr' must be a number > 0"),
-        ({"batch_size": 0}, "'models.cnn.batch_size' must be a whole number > 0"),
-        ({"batch_size": -32}, "'models.cnn.batch_size' must be a whole number > 0"),
-        ({"epochs": 0}, "'models.cnn.epochs' must be a whole number > 0"),
+        ({"batch_size": 0}, "'models.cnn.batch_size' must be a whole number >= 1"),
+        ({"batch_size": -32}, "'models.cnn.batch_size' must be a whole number >= 1"),
+        ({"epochs": 0}, "'models.cnn.epochs' must be a whole number >= 1"),
         ({"optimizer": "lbfgs"}, "'models.cnn.optimizer' must be one of"),
         ({"dropout": 1.0}, "'models.cnn.dropout' must be a number >= 0 and < 1, got 1.0"),
         ({"task": "regression"}, "'models.cnn.task' must be one of binary, multiclass"),

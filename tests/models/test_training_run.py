@@ -11,8 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fruitveg.paths import HISTORY_COLUMNS
-from fruitveg.training import train
+from fruitveg.core.paths import HISTORY_COLUMNS
+from fruitveg.training.loop import train
 
 from .helpers import env, history_values, make_params, train_stage, write_layout, write_params
 
@@ -103,7 +103,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path: Path) -> None:
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
-        from fruitveg import params, training
+        from fruitveg.core import params
+        from fruitveg.training import loop as training
         print(training.train("cnn", params.load(), verbose=False))
         """
     )
@@ -125,7 +126,7 @@ def test_training_sees_the_pixels_evaluation_reads(tmp_path: Path) -> None:
     """tf.data must decode layout JPEGs exactly as Pillow does in evaluation."""
     from PIL import Image
 
-    from fruitveg.training import decoded, split_files
+    from fruitveg.training.loop import decoded, split_files
 
     layout = write_layout(tmp_path, "multiclass", LABELS, {"test": 3}, size=48)
     files, targets = split_files(layout, "test", LABELS)

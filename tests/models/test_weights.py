@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fruitveg.models import ModelSpec, WeightsError, backbone, build_model
+from fruitveg.models.builders import ModelSpec, WeightsError, backbone, build_model
 
 from .helpers import make_params, train_stage, write_layout, write_params
 

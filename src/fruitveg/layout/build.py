@@ -12,9 +12,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fruitveg.images import JPEG_QUALITY, ImageError, load_resized
-from fruitveg.parallel import pmap
-from fruitveg.rawdata import LayoutError, RawFile
+from fruitveg.data.images import JPEG_QUALITY, ImageError, load_resized
+from fruitveg.data.parallel import pmap
+from fruitveg.data.rawdata import LayoutError, RawFile
 
 
 @dataclass(frozen=True)

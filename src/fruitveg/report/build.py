@@ -17,9 +17,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 from scipy import stats
 
-from fruitveg import evaluation, paths
-from fruitveg.atomic import atomic_file, write_json
-from fruitveg.errors import PipelineError
+from fruitveg.core import paths
+from fruitveg.core.atomic import atomic_file, write_json
+from fruitveg.core.errors import PipelineError
+from fruitveg.evaluation import evaluate as evaluation
 
 REPORT_JSON = paths.METRICS / "report.json"
 REPORT_MD = paths.METRICS / "report.md"

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from fruitveg.errors import PipelineError
+from fruitveg.core.errors import PipelineError
 
 # Folder names exactly as in the Kaggle dataset, spaces and misspellings included.
 KAGGLE_CLASSES: tuple[str, ...] = (

@@ -37,21 +37,19 @@ from dvclive.keras import DVCLiveCallback
 from dvclive.utils import standardize_metric_name
 from PIL import Image
 
-from fruitveg import paths
-from fruitveg.atomic import atomic_dir, atomic_file, write_json
-from fruitveg.errors import PipelineError
-from fruitveg.models import (
-    ARCHS,
-    ATTENTIONS,
-    BACKBONES,
+from fruitveg.core import params as P
+from fruitveg.core import paths
+from fruitveg.core.atomic import atomic_dir, atomic_file, write_json
+from fruitveg.core.errors import PipelineError
+from fruitveg.core.model_config import model_config
+from fruitveg.core.params import ParamError, choice, flag
+from fruitveg.models.builders import (
     ModelSpec,
     WeightsError,
     build_model,
     min_image_size,
 )
-from fruitveg.params import ParamError, choice, get, number, positive_int
 
-OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 AUTO_BOOL = ("auto", True, False)
 
 
@@ -96,50 +94,11 @@ class Settings:
         )
 
 
-def _flag(p: dict[str, Any], key: str, options: tuple) -> Any:
-    value = get(p, key)
-    if not any(value is o or (isinstance(o, str) and value == o) for o in options):
-        shown = ", ".join(str(o).lower() for o in options)
-        raise ParamError(f"params.yaml: '{key}' must be one of {shown}; got {value!r}")
-    return value
-
-
 def settings(model: str, p: dict[str, Any]) -> Settings:
     """Check one model's settings and its layout; the error names the setting or path."""
-    models = get(p, "models")
-    if not isinstance(models, dict) or model not in models:
-        known = ", ".join(models) if isinstance(models, dict) else "none"
-        raise ParamError(f"params.yaml: unknown model {model!r} (models: has {known})")
+    c = model_config(p, model)
+    task, arch, attention = c.task, c.arch, c.attention
     key = f"models.{model}"
-    task = choice(p, f"{key}.task", paths.TASKS)
-    arch = choice(p, f"{key}.arch", ARCHS)
-    attention = choice(p, f"{key}.attention", ATTENTIONS)
-    lr = number(p, f"{key}.lr", 0.0)
-    epochs = positive_int(p, f"{key}.epochs")
-    batch_size = positive_int(p, f"{key}.batch_size")
-    optimizer = choice(p, f"{key}.optimizer", OPTIMIZERS)
-    dropout = number(p, f"{key}.dropout", 0.0, 1.0, low_ok=True)
-    seed = get(p, "seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParamError(f"params.yaml: 'seed' must be a whole number >= 0, got {seed!r}")
-
-    weights: str | None = None
-    freeze = False
-    if arch in BACKBONES:
-        raw = get(p, f"{key}.weights")
-        if raw is None or raw == "none":
-            weights = None
-        elif isinstance(raw, str) and raw:
-            weights = raw
-            if raw != "imagenet" and not Path(raw).is_file():
-                raise ParamError(
-                    f"params.yaml: '{key}.weights': no weights file at {raw!r} "
-                    "(give imagenet, none, or the path of a weights file)"
-                )
-        else:
-            raise ParamError(f"params.yaml: '{key}.weights' must be imagenet, none or a path")
-        freeze = _flag(p, f"{key}.freeze_backbone", (True, False))
-
     layout = paths.layout_dir(task)
     labels = _layout_labels(layout)
     if task == "binary" and len(labels) != 2:
@@ -156,18 +115,18 @@ def settings(model: str, p: dict[str, Any]) -> Settings:
         task=task,
         arch=arch,
         attention=attention,
-        lr=lr,
-        epochs=epochs,
-        batch_size=batch_size,
-        optimizer=optimizer,
-        dropout=dropout,
-        weights=weights,
-        freeze_backbone=freeze,
-        seed=seed,
-        mixed_precision=_flag(p, "train.mixed_precision", AUTO_BOOL),
-        jit_compile=_flag(p, "train.jit_compile", AUTO_BOOL),
+        lr=c.lr,
+        epochs=c.epochs,
+        batch_size=c.batch_size,
+        optimizer=c.optimizer,
+        dropout=c.dropout,
+        weights=c.weights,
+        freeze_backbone=c.freeze_backbone,
+        seed=P.seed(p),
+        mixed_precision=choice(p, "train.mixed_precision", AUTO_BOOL),
+        jit_compile=choice(p, "train.jit_compile", AUTO_BOOL),
         distribute=choice(p, "train.distribute", ("auto", "none", "mirrored")),
-        augment=_flag(p, "train.augment", (True, False)),
+        augment=flag(p, "train.augment"),
         layout=str(layout),
         labels=labels,
         image_size=size,

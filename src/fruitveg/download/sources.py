@@ -6,10 +6,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fruitveg import params as P
-from fruitveg import rawdata, synthetic
-from fruitveg.atomic import atomic_dir
-from fruitveg.paths import SPLITS
+from fruitveg.core import params as P
+from fruitveg.core.atomic import atomic_dir
+from fruitveg.core.paths import SPLITS
+from fruitveg.data import rawdata
+from fruitveg.download import synthetic
 
 SOURCES = ("synthetic", "kaggle", "local")
 
@@ -18,14 +19,14 @@ def _filler(params: dict[str, Any]) -> tuple[Callable[[Path], Any], str]:
     """Check the source's settings; return what fills a folder, and how to name it."""
     source = P.choice(params, "data.source", SOURCES)
     if source == "synthetic":
-        counts = {s: P.positive_int(params, f"data.synthetic.{s}") for s in SPLITS}
-        leaks = P.get(params, "data.synthetic.leaks")
-        if isinstance(leaks, bool) or not isinstance(leaks, int) or leaks < 0:
-            raise P.ParamError(f"params.yaml: 'data.synthetic.leaks' must be >= 0, got {leaks!r}")
-        seed = int(P.get(params, "seed"))
+        counts = {s: P.whole(params, f"data.synthetic.{s}") for s in SPLITS}
+        leaks = P.whole(params, "data.synthetic.leaks", minimum=0)
+        seed = P.seed(params)
         return partial(synthetic.generate, counts=counts, seed=seed, leaks=leaks), "synthetic"
     if source == "kaggle":
-        from fruitveg.kaggle_source import fetch_kaggle  # the kaggle client is slow to import
+        from fruitveg.download.kaggle_source import (
+            fetch_kaggle,  # the kaggle client is slow to import
+        )
 
         return partial(fetch_kaggle, str(P.get(params, "data.kaggle_dataset"))), "kaggle archive"
     if not P.get(params, "data.local_path"):

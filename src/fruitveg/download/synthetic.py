@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from fruitveg.classes import KAGGLE_CLASSES
-from fruitveg.parallel import pmap
+from fruitveg.data.classes import KAGGLE_CLASSES
+from fruitveg.data.parallel import pmap
 
 RGB = tuple[int, int, int]
 

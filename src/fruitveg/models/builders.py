@@ -18,11 +18,9 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
-from fruitveg.errors import PipelineError
+from fruitveg.core.errors import PipelineError
+from fruitveg.core.model_config import ARCHS, ATTENTIONS, BACKBONES
 
-ARCHS = ("cnn", "vgg16", "resnet50")
-BACKBONES = ("vgg16", "resnet50")
-ATTENTIONS = ("none", "se", "cbam")
 SE_RATIO = 8  # Dense(C/8) in the squeeze step, as in the study
 BACKBONE_MIN_SIZE = 32  # the smallest input keras.applications accepts for both backbones
 DOWNLOAD_TIMEOUT_S = 60  # per socket operation while fetching ImageNet weights

@@ -17,10 +17,10 @@ from typing import Any
 import imagehash
 import numpy as np
 
-from fruitveg.atomic import atomic_file
-from fruitveg.images import ImageError, decode
-from fruitveg.parallel import pmap
-from fruitveg.rawdata import RawFile
+from fruitveg.core.atomic import atomic_file
+from fruitveg.data.images import ImageError, decode
+from fruitveg.data.parallel import pmap
+from fruitveg.data.rawdata import RawFile
 
 HASH_SIDE = 64  # decode at least this large for hashing: plenty for pHash's 32x32 DCT
 CSV_FIELDS = ("group", "kind", "split", "class", "file", "leaks_test", "cross_class")

@@ -26,7 +26,9 @@ from typing import Any, TypeVar
 import mysql.connector
 from mysql.connector import errorcode
 
-from fruitveg.db_config import (
+from fruitveg.core.errors import PipelineError
+from fruitveg.core.paths import HISTORY_COLUMNS
+from fruitveg.db.config import (
     ENV_HOST,
     ENV_NAME,
     ENV_PASSWORD,
@@ -35,8 +37,6 @@ from fruitveg.db_config import (
     Target,
     validate_identifier,
 )
-from fruitveg.errors import PipelineError
-from fruitveg.paths import HISTORY_COLUMNS
 
 log = logging.getLogger(__name__)  # the stage shows warnings (retries) on stderr
 

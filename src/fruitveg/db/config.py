@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fruitveg.params import ParamError, get
+from fruitveg.core.params import ParamError, get
 
 PREFIX = "FRUITVEG_DB_"
 ENV_HOST = PREFIX + "HOST"

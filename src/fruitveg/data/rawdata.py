@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from fruitveg.classes import KAGGLE_CLASSES
-from fruitveg.errors import PipelineError
-from fruitveg.paths import SPLITS
+from fruitveg.core.errors import PipelineError
+from fruitveg.core.paths import SPLITS
+from fruitveg.data.classes import KAGGLE_CLASSES
 
 
 class LayoutError(PipelineError):

@@ -31,9 +31,9 @@ from urllib.parse import urlparse
 
 import requests
 
-from fruitveg.atomic import atomic_dir
-from fruitveg.errors import PipelineError
-from fruitveg.paths import SPLITS
+from fruitveg.core.atomic import atomic_dir
+from fruitveg.core.errors import PipelineError
+from fruitveg.core.paths import SPLITS
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from PIL import Image
 from scipy import stats
 from sklearn import metrics as skm
 
-from fruitveg import paths
-from fruitveg.atomic import atomic_dir, atomic_file, write_json
-from fruitveg.errors import PipelineError
+from fruitveg.core import paths
+from fruitveg.core.atomic import atomic_dir, atomic_file, write_json
+from fruitveg.core.errors import PipelineError
 
 CONFIDENCE = 0.95
 CURVE_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
