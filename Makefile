@@ -8,7 +8,7 @@ export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/tmp/site_cache
 export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test lint system bench
+.PHONY: repro test quick lint system bench
 
 repro: $(VENV)/.installed  ## regenerate every result on the offline default
 	$(BIN)/dvc repro
@@ -16,6 +16,9 @@ repro: $(VENV)/.installed  ## regenerate every result on the offline default
 test: $(VENV)/.installed system  ## the whole test suite, the end-to-end pipeline included
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+quick: $(VENV)/.installed  ## everyday subset: no dvc or stage subprocesses, no real training runs
+	$(BIN)/pytest -m "not slow and not pipeline"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -29,6 +32,5 @@ system:
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q -r requirements.txt  # pinned, and the project itself (-e .)
 	touch $@
