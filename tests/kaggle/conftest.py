@@ -1,5 +1,8 @@
 """Fixtures for the `kaggle` source: a clean credential environment and a stand-in server.
 
+The client finds the stand-in through its own settings only (kaggle_standin.use_standin), so the
+code under test has no test hook and the official client runs its real path end to end.
+
 No __init__.py here on purpose: a package named `kaggle` under tests/ would shadow the
 real `kaggle` client.
 """
@@ -10,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kaggle_standin import DATASET, KEY, TOKEN, USERNAME, StandInKaggle, StandInState, make_archive
+from kaggle_standin import (
+    DATASET,
+    KEY,
+    TOKEN,
+    USERNAME,
+    StandInKaggle,
+    StandInState,
+    make_archive,
+    use_standin,
+)
 
 from fruitveg.download import kaggle_source
 
@@ -22,7 +34,6 @@ _CLEARED = (
     "KAGGLE_API_ENVIRONMENT",
     "KAGGLE_PROXY",
     "VERBOSE",
-    kaggle_source.ENDPOINT_ENV,
     *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "ALL")),
     *(f"{name}_proxy" for name in ("http", "https", "all")),
 )
@@ -80,7 +91,7 @@ def standin(kaggle_env: KaggleEnv, flat_archive: bytes) -> Iterator[StandInKaggl
     """A running stand-in serving DATASET, with the client pointed at it."""
     state = StandInState(username=USERNAME, key=KEY, token=TOKEN, archives={DATASET: flat_archive})
     with StandInKaggle(state) as server:
-        kaggle_env.monkeypatch.setenv(kaggle_source.ENDPOINT_ENV, server.url)
+        use_standin(kaggle_env.monkeypatch, server.url)
         yield server
 
 

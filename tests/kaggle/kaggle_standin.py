@@ -1,7 +1,7 @@
 """A stand-in for the Kaggle API, enough of it for the `kaggle` client's dataset download.
 
-It answers the calls kaggle 2.2.5 / kagglesdk 0.1.38 make when the client's endpoint is a
-local server (kagglesdk's LOCAL environment serves the API under /api/v1/):
+It answers the calls kaggle 2.2.5 / kagglesdk 0.1.38 make in the client's documented
+local environment (KAGGLE_API_ENVIRONMENT=LOCALHOST: the API at http://localhost/api/v1/):
 
 - POST /api/v1/security.OAuthService/IntrospectToken   (authenticating with KAGGLE_API_TOKEN)
 - POST /api/v1/datasets.DatasetApiService/DownloadDataset
@@ -10,6 +10,9 @@ local server (kagglesdk's LOCAL environment serves the API under /api/v1/):
 
 Credentials are checked like Kaggle does: a Bearer token, or HTTP Basic username:key.
 Errors come back as Kaggle's JSON error body {"code": ..., "message": ...}.
+
+The client reaches it as a plain HTTP proxy (HTTP_PROXY=<url>: requests puts the full
+http://localhost/... URL in the request line), so nothing of the client is patched.
 """
 
 import base64
@@ -20,6 +23,8 @@ import threading
 import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -45,6 +50,7 @@ class StandInState:
     drop_after: int | None = None  # close the connection after this many body bytes ...
     drops_left: int = 0  # ... for this many archive downloads
     calls: list[str] = field(default_factory=list)  # "METHOD path" of every request
+    urls: list[str] = field(default_factory=list)  # and the URL it was sent to, as a proxy
 
 
 class StandInKaggle:
@@ -73,6 +79,20 @@ class StandInKaggle:
         self._thread.join(timeout=5)
 
 
+def use_standin(mp: Any, url: str) -> None:
+    """Send the `kaggle` client's API calls to `url` through settings it documents and honours.
+
+    KAGGLE_API_ENVIRONMENT=LOCALHOST makes kagglesdk call http://localhost/api/v1/...;
+    HTTP_PROXY sends those requests (and the archive download after the redirect) to `url`,
+    which answers them as a proxy would. `mp` is a pytest MonkeyPatch: all of it is undone
+    after the test.
+    """
+    mp.setenv("KAGGLE_API_ENVIRONMENT", "LOCALHOST")
+    mp.setenv("HTTP_PROXY", url)
+    for name in ("NO_PROXY", "no_proxy"):  # localhost must go through the proxy
+        mp.delenv(name, raising=False)
+
+
 def _make_handler(state: StandInState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -80,19 +100,28 @@ def _make_handler(state: StandInState) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
             pass
 
+        @property
+        def route(self) -> str:
+            """The request's path, whether it came as a proxy request or directly."""
+            return urlsplit(self.path).path
+
+        def _record(self) -> None:
+            state.calls.append(f"{self.command} {self.route}")
+            state.urls.append(self.path if urlsplit(self.path).scheme else "(direct)")
+
         def do_POST(self) -> None:
-            state.calls.append(f"POST {self.path}")
+            self._record()
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")
             except json.JSONDecodeError:
                 return self._json(400, {"code": 400, "message": "Bad request"})
-            if self.path == INTROSPECT:
+            if self.route == INTROSPECT:
                 # RFC 7662: an unknown token is not an error, just inactive.
                 if body.get("token") == state.token:
                     return self._json(200, {"active": True, "username": state.username})
                 return self._json(200, {"active": False})
-            if self.path == DOWNLOAD:
+            if self.route == DOWNLOAD:
                 if not self._authorised():
                     return self._json(401, {"code": 401, "message": "Unauthenticated"})
                 ref = f"{body.get('ownerSlug')}/{body.get('datasetSlug')}"
@@ -103,12 +132,12 @@ def _make_handler(state: StandInState) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return None
-            return self._json(404, {"code": 404, "message": f"No such API call {self.path}"})
+            return self._json(404, {"code": 404, "message": f"No such API call {self.route}"})
 
         def do_GET(self) -> None:
-            state.calls.append(f"GET {self.path}")
-            ref = self.path.removeprefix("/storage/").removesuffix(".zip")
-            if not self.path.startswith("/storage/") or ref not in state.archives:
+            self._record()
+            ref = self.route.removeprefix("/storage/").removesuffix(".zip")
+            if not self.route.startswith("/storage/") or ref not in state.archives:
                 return self._json(404, {"code": 404, "message": "Not found"})
             data = state.archives[ref]
             start = 0

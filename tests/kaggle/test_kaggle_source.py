@@ -6,17 +6,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from kaggle_standin import DATASET, KEY, TOKEN, USERNAME, StandInKaggle, make_archive
-from kagglesdk import kaggle_env as kaggle_env_module
-from kagglesdk.kaggle_env import KaggleEnv
+from kaggle_standin import (
+    DATASET,
+    KEY,
+    TOKEN,
+    USERNAME,
+    StandInKaggle,
+    make_archive,
+    use_standin,
+)
 
 from fruitveg.core.paths import SPLITS
-from fruitveg.download.kaggle_source import (
-    ENDPOINT_ENV,
-    KaggleSourceError,
-    _import_kaggle,
-    fetch_kaggle,
-)
+from fruitveg.download.kaggle_source import KaggleSourceError, _import_kaggle, fetch_kaggle
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -81,11 +82,16 @@ def test_download_lands_whole_with_layout_normalised(standin, kaggle_env, dest, 
     assert tree(dest) == want
     assert "test/bell pepper/Image_2.jpg" in want  # class names with spaces survive
     assert [p.name for p in dest.parent.iterdir()] == ["raw"], "temporary litter left"
-    assert kaggle_env_module._env_to_endpoint[KaggleEnv.LOCAL] == "http://localhost"  # restored
     assert standin.state.calls == [
         "POST /api/v1/security.OAuthService/IntrospectToken",
         "POST /api/v1/datasets.DatasetApiService/DownloadDataset",
         f"GET /storage/{DATASET}.zip",
+    ]
+    # The client addressed its own local endpoint, then followed the redirect.
+    assert standin.state.urls == [
+        "http://localhost/api/v1/security.OAuthService/IntrospectToken",
+        "http://localhost/api/v1/datasets.DatasetApiService/DownloadDataset",
+        f"{standin.url}/storage/{DATASET}.zip",
     ]
 
 
@@ -125,13 +131,18 @@ def test_replaces_an_existing_folder_only_when_whole(standin, kaggle_env, dest, 
 
 
 def test_a_dropped_connection_is_resumed(standin, kaggle_env, dest, flat_archive):
+    from kaggle.api import kaggle_api_extended
+
     standin.state.drop_after, standin.state.drops_left = 300, 1
     kaggle_env.use_token()
+    backoffs: list[float] = []  # the client would wait 2-3 s before resuming
+    kaggle_env.monkeypatch.setattr(kaggle_api_extended.time, "sleep", backoffs.append)
 
-    fetch_kaggle(DATASET, dest, retries=1)  # the client backs off about 2-3 s first
+    fetch_kaggle(DATASET, dest, retries=1)
 
     assert tree(dest) == expected_files(flat_archive)
     assert standin.state.calls.count(f"GET /storage/{DATASET}.zip") == 2
+    assert len(backoffs) == 1 and backoffs[0] >= 2
 
 
 # -- credentials ---------------------------------------------------------------------------
@@ -181,7 +192,7 @@ def test_malformed_dataset_name(kaggle_env, dest):
 
 def test_server_not_running(kaggle_env, dest, capfd, closed_port):
     kaggle_env.use_token()
-    kaggle_env.monkeypatch.setenv(ENDPOINT_ENV, f"http://127.0.0.1:{closed_port}")
+    use_standin(kaggle_env.monkeypatch, f"http://127.0.0.1:{closed_port}")  # nobody there
     message = fetch_error(dest, capfd)
     assert "Cannot reach the Kaggle API" in message and "connection refused" in message
     assert "synthetic" in message
@@ -189,7 +200,7 @@ def test_server_not_running(kaggle_env, dest, capfd, closed_port):
 
 def test_unknown_host(kaggle_env, dest, capfd):
     kaggle_env.use_key()
-    kaggle_env.monkeypatch.setenv(ENDPOINT_ENV, "http://kaggle-standin.invalid")  # RFC 6761
+    use_standin(kaggle_env.monkeypatch, "http://kaggle-standin.invalid")  # RFC 6761
     message = fetch_error(dest, capfd)
     assert "Cannot reach the Kaggle API" in message
 

@@ -9,9 +9,9 @@ Credentials come only from the environment or the Kaggle config folder, exactly 
 with KAGGLE_KEY, or kaggle.json in KAGGLE_CONFIG_DIR (default ~/.kaggle). They never appear
 in a message or a log line.
 
-FRUITVEG_KAGGLE_ENDPOINT (for tests) sends the client to another server, e.g. a stand-in
-on http://127.0.0.1:<port>: kagglesdk's LOCAL environment is selected and its entry in the
-endpoint table (which it hard-codes to http://localhost) is pointed there for the call.
+The client's own settings apply as they would to the `kaggle` command, read when the
+download starts: KAGGLE_API_ENVIRONMENT=LOCALHOST selects its local API endpoint
+(http://localhost), and the usual HTTP(S)_PROXY / NO_PROXY variables are honoured.
 """
 
 import contextlib
@@ -27,7 +27,6 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import requests
 
@@ -37,7 +36,6 @@ from fruitveg.core.paths import SPLITS
 
 log = logging.getLogger(__name__)
 
-ENDPOINT_ENV = "FRUITVEG_KAGGLE_ENDPOINT"
 TOKEN_URL = "https://www.kaggle.com/settings/api"
 _DATASET_RE = re.compile(r"^[\w.-]+/[\w.-]+(/\d+)?$")
 
@@ -65,17 +63,15 @@ def fetch_kaggle(dataset: str, dest: Path, *, retries: int = 3) -> None:
         raise KaggleSourceError(_no_credentials_message(config_dir))
     _warn_if_readable(config_dir / "kaggle.json")
 
-    endpoint = os.environ.get(ENDPOINT_ENV, "").strip()
-    if endpoint and urlparse(endpoint).scheme not in ("http", "https"):
-        raise KaggleSourceError(f"{ENDPOINT_ENV} must be an http(s) URL, got {endpoint!r}")
-    local = bool(endpoint) or os.environ.get("KAGGLE_API_ENVIRONMENT") == "LOCALHOST"
-    where = endpoint or ("http://localhost" if local else "https://api.kaggle.com")
+    # The client reads KAGGLE_API_ENVIRONMENT once, at import; honour it per call instead.
+    local = os.environ.get("KAGGLE_API_ENVIRONMENT") == "LOCALHOST"
+    where = "http://localhost" if local else "https://api.kaggle.com"
     secrets = _secret_values(config_dir)
     kaggle_api_class, download_request = _import_kaggle()
 
     log.info("downloading Kaggle dataset %s from %s into %s", dataset, where, dest)
     try:
-        with _endpoint_override(endpoint or None), atomic_dir(dest) as tmp:
+        with atomic_dir(dest) as tmp:
             api = kaggle_api_class()
             _authenticate(api, config_dir, local, source)
             request = download_request()
@@ -337,20 +333,3 @@ def _import_kaggle() -> tuple[type, type]:
             f"The kaggle package is missing ({err}); install requirements.txt into the environment."
         ) from None
     return KaggleApi, ApiDownloadDatasetRequest
-
-
-@contextlib.contextmanager
-def _endpoint_override(url: str | None) -> Iterator[None]:
-    """Point kagglesdk's LOCAL environment at `url` for the duration of the block."""
-    if url is None:
-        yield
-        return
-    from kagglesdk import kaggle_env
-
-    table = kaggle_env._env_to_endpoint  # no public setter; kagglesdk reads it per client
-    old = table[kaggle_env.KaggleEnv.LOCAL]
-    table[kaggle_env.KaggleEnv.LOCAL] = url.rstrip("/")
-    try:
-        yield
-    finally:
-        table[kaggle_env.KaggleEnv.LOCAL] = old
