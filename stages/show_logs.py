@@ -12,10 +12,11 @@ import sys
 
 import pandas as pd
 
-from fruitveg.core import params
+from fruitveg.core import params as prm
 from fruitveg.core.errors import run_stage
-from fruitveg.db.config import load_target
-from fruitveg.db.push import SHOWN_COLUMNS, fetch
+from fruitveg.db import config
+from fruitveg.db.backend import SHOWN_COLUMNS
+from fruitveg.db.push import fetch
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     args = parser.parse_args(argv)
 
-    target = load_target(params.load())
+    target = config.resolve(config.read_params(prm.load()))
     rows = fetch(target, models=args.model, run_prefix=args.run, exp_name=args.exp)
     if not rows:
         print(f"no rows in {target.where()}, table {target.table}, for that filter")
