@@ -1,14 +1,18 @@
-"""Settings, secrets, identifiers, run identity and history parsing (no server needed)."""
+"""Settings, secrets, identifiers, run identity, history rows and SQL text (no server)."""
 
+import math
 import subprocess
 from pathlib import Path
 
 import pytest
-from db_helpers import history_csv
 
+from fruitveg.core import history
 from fruitveg.core.params import ParamError
-from fruitveg.db.config import load_target, validate_identifier
-from fruitveg.db.push import DbError, read_history, run_identity, validate_model_name
+from fruitveg.db.backend import COLUMNS, KEY_COLUMNS
+from fruitveg.db.config import Target, read_params, resolve, validate_identifier
+from fruitveg.db.mysql import MySQL
+from fruitveg.db.rows import epoch_rows, run_identity
+from fruitveg.db.sqlite import SQLite
 
 SECRET = "hunter2-Zq9"
 PARAMS = {"db": {"table": "training_logs", "sqlite_path": "data/push_db/logs.sqlite"}}
@@ -18,15 +22,28 @@ def with_db(**db: object) -> dict:
     return {"db": PARAMS["db"] | db}
 
 
+def resolved(params: dict, environ: dict[str, str]) -> Target:
+    return resolve(read_params(params), environ)
+
+
 def test_without_host_the_target_is_the_sqlite_file(tmp_path: Path) -> None:
-    target = load_target(PARAMS, {"DVC_ROOT": str(tmp_path)})
-    assert target.backend == "sqlite"
-    assert target.sqlite_path == tmp_path / "data/push_db/logs.sqlite"
+    target = resolved(PARAMS, {"DVC_ROOT": str(tmp_path)})
+    assert isinstance(target.backend, SQLite)
+    assert target.backend.path == tmp_path / "data/push_db/logs.sqlite"
     assert target.describe() == {
         "backend": "sqlite",
         "path": "data/push_db/logs.sqlite",
         "table": "training_logs",
     }
+    assert (target.timeout_s, target.retries, target.retry_backoff_s) == (30.0, 4, 0.5)
+
+
+def test_params_are_read_once_into_a_frozen_object() -> None:
+    db = read_params(with_db(host="db.example", port=3307, database="logs", retries=0))
+    assert (db.host, db.port, db.database, db.retries) == ("db.example", 3307, "logs", 0)
+    with pytest.raises(AttributeError):
+        db.table = "other"  # type: ignore[misc]
+    assert read_params(with_db(host="", database=None, timeout_s=None)).timeout_s == 30.0
 
 
 def test_environment_beats_env_file_beats_params(tmp_path: Path) -> None:
@@ -36,44 +53,46 @@ def test_environment_beats_env_file_beats_params(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     environ = {"DVC_ROOT": str(tmp_path), "FRUITVEG_DB_HOST": "env-host"}
-    target = load_target(with_db(host="params-host", port=3306, database="logs"), environ)
-    assert (target.host, target.port, target.database) == ("env-host", 3307, "logs")
-    assert (target.user, target.password) == ("pusher", SECRET)
+    target = resolved(with_db(host="params-host", port=3306, database="logs"), environ)
+    backend = target.backend
+    assert isinstance(backend, MySQL)
+    assert (backend.host, backend.port, backend.database) == ("env-host", 3307, "logs")
+    assert (backend.user, backend.password) == ("pusher", SECRET)
     assert SECRET not in repr(target)
     assert SECRET not in str(target.describe())
-    assert "pusher" not in str(target.describe())
+    assert "pusher" not in str(target.describe()) and "pusher" not in repr(target)
     assert target.describe()["tls_verified"] is False
 
-    params_only = load_target(
+    params_only = resolved(
         with_db(host="params-host", database="logs"), {"DVC_ROOT": str(tmp_path)}
     )
-    assert params_only.host == "file-host"  # the file beats params.yaml
+    assert params_only.backend.host == "file-host"  # the file beats params.yaml
 
 
 @pytest.mark.parametrize("key", ["user", "password", "ssl_key"])
 def test_credentials_in_params_are_refused_without_echo(key: str) -> None:
     with pytest.raises(ParamError, match=f"db.{key}") as err:
-        load_target(with_db(**{key: SECRET}), {})
+        read_params(with_db(**{key: SECRET}))
     assert SECRET not in str(err.value)
 
 
 def test_a_host_without_credentials_names_the_missing_setting(tmp_path: Path) -> None:
     environ = {"DVC_ROOT": str(tmp_path), "FRUITVEG_DB_HOST": "db.example"}
     with pytest.raises(ParamError, match="FRUITVEG_DB_NAME or params.yaml db.database"):
-        load_target(PARAMS, environ)
+        resolved(PARAMS, environ)
     environ |= {"FRUITVEG_DB_NAME": "logs", "FRUITVEG_DB_USER": "u"}
-    with pytest.raises(ParamError, match="FRUITVEG_DB_PASSWORD is not set"):
-        load_target(PARAMS, environ)
+    with pytest.raises(ParamError, match="FRUITVEG_DB_PASSWORD is not set.* in db.env"):
+        resolved(PARAMS, environ)
 
 
 def test_a_bad_env_file_line_is_named_but_not_echoed(tmp_path: Path) -> None:
     env_file = tmp_path / "secrets.env"
     env_file.write_text(f"FRUITVEG_DB_USER=u\nFRUITVEG_DB_PASSWORD {SECRET}\n", encoding="utf-8")
     with pytest.raises(ParamError, match="line 2") as err:
-        load_target(PARAMS, {"FRUITVEG_DB_ENV_FILE": str(env_file)})
+        resolved(PARAMS, {"FRUITVEG_DB_ENV_FILE": str(env_file)})
     assert SECRET not in str(err.value)
     with pytest.raises(ParamError, match="FRUITVEG_DB_ENV_FILE: file not found"):
-        load_target(PARAMS, {"FRUITVEG_DB_ENV_FILE": str(tmp_path / "missing.env")})
+        resolved(PARAMS, {"FRUITVEG_DB_ENV_FILE": str(tmp_path / "missing.env")})
 
 
 def test_tls_files_must_exist_and_cert_needs_key(tmp_path: Path) -> None:
@@ -85,13 +104,14 @@ def test_tls_files_must_exist_and_cert_needs_key(tmp_path: Path) -> None:
         "FRUITVEG_DB_PASSWORD": SECRET,
     }
     with pytest.raises(ParamError, match="FRUITVEG_DB_SSL_CA: file not found: ca.pem"):
-        load_target(PARAMS, base | {"FRUITVEG_DB_SSL_CA": "ca.pem"})
+        resolved(PARAMS, base | {"FRUITVEG_DB_SSL_CA": "ca.pem"})
     (tmp_path / "ca.pem").write_text("x")
     (tmp_path / "client.crt").write_text("x")
-    target = load_target(PARAMS, base | {"FRUITVEG_DB_SSL_CA": "ca.pem"})
-    assert target.ssl_ca == tmp_path / "ca.pem" and target.describe()["tls_verified"] is True
+    target = resolved(PARAMS, base | {"FRUITVEG_DB_SSL_CA": "ca.pem"})
+    assert target.backend.ssl_ca == tmp_path / "ca.pem"
+    assert target.describe()["tls_verified"] is True
     with pytest.raises(ParamError, match="must be given together"):
-        load_target(PARAMS, base | {"FRUITVEG_DB_SSL_CERT": "client.crt"})
+        resolved(PARAMS, base | {"FRUITVEG_DB_SSL_CERT": "client.crt"})
 
 
 HOSTILE_TABLES = [
@@ -109,17 +129,53 @@ HOSTILE_TABLES = [
 @pytest.mark.parametrize("name", HOSTILE_TABLES)
 def test_hostile_table_names_are_refused(name: str) -> None:
     with pytest.raises(ParamError, match="db.table"):
-        load_target(with_db(table=name), {})
+        read_params(with_db(table=name))
     if name:  # an empty variable counts as unset
         with pytest.raises(ParamError, match="FRUITVEG_DB_TABLE"):
-            load_target(PARAMS, {"FRUITVEG_DB_TABLE": name})
+            resolved(PARAMS, {"FRUITVEG_DB_TABLE": name})
     assert validate_identifier("Training_Logs_2", "x") == "Training_Logs_2"
 
 
-@pytest.mark.parametrize("name", ["../etc/passwd", "a/b", "a\\b", ".hidden", "", "x" * 65, 3])
-def test_model_names_that_are_not_file_names_are_refused(name: object) -> None:
-    with pytest.raises(DbError, match="model name"):
-        validate_model_name(name)
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("retries", 2.5),
+        ("retries", -1),
+        ("timeout_s", "soon"),
+        ("timeout_s", 0.05),
+        ("retry_backoff_s", True),
+        ("port", 0),
+    ],
+)
+def test_bad_numbers_name_the_setting(setting: str, value: object) -> None:
+    with pytest.raises(ParamError, match=f"params.yaml: 'db.{setting}' must be"):
+        read_params(with_db(**{setting: value}))
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("host", "db host; rm", "params.yaml: db.host: expected a host name"),
+        ("database", "logs;", "params.yaml: db.database: expected a database name"),
+        ("port", 70000, "params.yaml: db.port: port must be at most 65535"),
+        ("sqlite_path", "  ", "db.sqlite_path must be a non-empty path"),
+    ],
+)
+def test_bad_params_values_name_the_setting(setting: str, value: object, message: str) -> None:
+    with pytest.raises(ParamError, match=message):
+        read_params(with_db(**{setting: value}))
+
+
+def test_bad_environment_values_name_the_variable() -> None:
+    environ = {"FRUITVEG_DB_HOST": "db.example", "FRUITVEG_DB_PORT": "99999"}
+    with pytest.raises(ParamError, match="FRUITVEG_DB_PORT: port must be at most 65535"):
+        resolved(PARAMS, environ)
+    with pytest.raises(ParamError, match="FRUITVEG_DB_PORT: expected a whole number"):
+        resolved(PARAMS, environ | {"FRUITVEG_DB_PORT": "3306.0"})
+    with pytest.raises(ParamError, match="FRUITVEG_DB_HOST: expected a host name"):
+        resolved(PARAMS, {"FRUITVEG_DB_HOST": "a b"})
+    with pytest.raises(ParamError, match="FRUITVEG_DB_NAME: expected a database name"):
+        resolved(PARAMS, environ | {"FRUITVEG_DB_PORT": "1", "FRUITVEG_DB_NAME": "x;y"})
 
 
 def git(repo: Path, *args: str) -> str:
@@ -145,38 +201,41 @@ def test_run_identity_from_git_and_dvc_experiment(tmp_path: Path) -> None:
     assert queued.run == "b" * 40 + "@q"
 
 
-def test_history_is_parsed_to_utc_and_bad_files_are_named(tmp_path: Path) -> None:
+def test_history_rows_are_naive_utc_and_non_finite_numbers_are_null(tmp_path: Path) -> None:
     path = tmp_path / "cnn.csv"
     path.write_text(
         "epoch,start_time,end_time,loss,accuracy,val_loss,val_accuracy,learning_rate\n"
-        "1,2026-11-28T10:00:00.5+02:00,2026-11-28T08:01:00+00:00,nan,0.5,1.2,0.4,1e-4\n",
+        "1,2026-11-28T10:00:00.5+02:00,2026-11-28T08:01:00,nan,0.5,inf,0.4,1e-4\n",
         encoding="utf-8",
     )
-    (row,) = read_history(path, "cnn")
-    assert row.start_time is not None and row.start_time.isoformat() == "2026-11-28T08:00:00.500000"
-    assert row.train_loss is None  # NaN is stored as NULL
-    assert (row.train_accuracy, row.val_loss, row.learning_rate) == (0.5, 1.2, 1e-4)
-
-    path.write_text(history_csv("cnn", 2) + "2,,,1,1,1,1,1\n", encoding="utf-8")
-    with pytest.raises(DbError, match=r"cnn.csv, line 4: epoch 2 .*repeated"):
-        read_history(path, "cnn")
-    path.write_text("epoch,loss\n1,0.5\n", encoding="utf-8")
-    with pytest.raises(DbError, match="missing column.*start_time"):
-        read_history(path, "cnn")
-    with pytest.raises(DbError, match="history not found"):
-        read_history(tmp_path / "vgg16.csv", "vgg16")
+    (row,) = epoch_rows("cnn", history.read(path))
+    assert row.start_time.isoformat() == "2026-11-28T08:00:00.500000"
+    assert row.end_time.isoformat() == "2026-11-28T08:01:00"  # no zone: taken as UTC
+    assert row.train_loss is None and row.val_loss is None  # stored as NULL
+    assert (row.train_accuracy, row.val_accuracy, row.learning_rate) == (0.5, 0.4, 1e-4)
+    assert not any(isinstance(v, float) and not math.isfinite(v) for v in vars(row).values())
 
 
-@pytest.mark.parametrize(
-    ("setting", "value"),
-    [("retries", 2.5), ("retries", -1), ("timeout_s", "soon"), ("retry_backoff_s", True)],
-)
-def test_bad_numbers_name_the_setting(setting: str, value: object) -> None:
-    with pytest.raises(ParamError, match=f"params.yaml: db.{setting}: expected"):
-        load_target(with_db(**{setting: value}), {})
+@pytest.mark.parametrize("name", ["../etc/passwd", "a/b", ".hidden", "", "x" * 65, 3])
+def test_model_names_that_are_not_file_names_are_refused(name: object) -> None:
+    with pytest.raises(ParamError, match="model name"):
+        epoch_rows(name, [])  # type: ignore[arg-type]
 
 
-def test_a_bad_port_from_the_environment_names_the_variable() -> None:
-    environ = {"FRUITVEG_DB_HOST": "db.example", "FRUITVEG_DB_PORT": "99999"}
-    with pytest.raises(ParamError, match="FRUITVEG_DB_PORT: port must be at most 65535"):
-        load_target(PARAMS, environ)
+BACKENDS = [
+    SQLite(Path("x.sqlite"), "x.sqlite"),
+    MySQL("db.example", 3306, "logs", user="u", password=SECRET),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
+def test_each_backend_writes_a_keyed_upsert_over_every_column(backend) -> None:
+    q = backend.quote
+    create = backend.create_table("training_logs")
+    assert create.startswith(f"CREATE TABLE IF NOT EXISTS {q('training_logs')} (")
+    assert f"PRIMARY KEY ({', '.join(q(c) for c in KEY_COLUMNS)})" in create
+    assert all(f"{q(c)} {backend.types[c]}" in create for c in COLUMNS)
+    upsert = backend.upsert("training_logs")
+    assert upsert.count(backend.mark) == len(COLUMNS)
+    assert "UPDATE" in upsert and not any(f"{q(c)} =" in upsert for c in KEY_COLUMNS)
+    assert SECRET not in repr(backend) and SECRET not in str(backend.describe("t"))

@@ -9,8 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 from db_helpers import PUSH, Repo, clean_env
+
+pytestmark = pytest.mark.slow  # every test here runs dvc
 
 DVC = Path(sys.executable).with_name("dvc")
 

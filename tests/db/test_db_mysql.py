@@ -1,14 +1,20 @@
-"""The stage against real MariaDB servers: plain, TLS-only, faults, concurrency, errors."""
+"""The stage against real MariaDB servers: plain, TLS-only, faults, concurrency, errors.
 
-import signal
+The stage runs in-process (db_helpers.Repo.push), except one run of the scripts; kills and
+concurrent pushes run push() in forked child processes that stop inside the transaction.
+"""
+
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from db_helpers import EPOCHS, Repo, finish, mysql_env, pause_env, paused, wait_until
+from db_helpers import EPOCHS, Repo, mysql_env, paused, start_push, wait_until
 from mariadb_server import PASSWORD, X509_USER, FlakyProxy, MariaDB, TlsServer, free_port
+
+from fruitveg.db.push import push
+from fruitveg.db.rows import RunIdentity
 
 
 @pytest.fixture
@@ -66,6 +72,31 @@ def test_stage_fills_mysql_and_a_rerun_adds_nothing(
     assert shown.returncode == 0, shown.stderr
     assert len(shown.stdout.splitlines()) == 1 + EPOCHS
     assert_no_secret(shown.stdout, shown.stderr)
+
+
+@pytest.mark.slow
+def test_the_scripts_against_mysql(
+    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str
+) -> None:
+    """As processes: retries shown on stderr, one error line, the password nowhere."""
+    repo = make_repo(table=table)
+    bad = repo.push_script(mysql_env(mariadb, FRUITVEG_DB_PASSWORD="wrong-" + PASSWORD[::-1]))
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.splitlines() == [
+        f"error: MySQL server 127.0.0.1:{mariadb.port}: access denied: wrong user or password "
+        "(check FRUITVEG_DB_USER and FRUITVEG_DB_PASSWORD)"
+    ]
+    proxy = FlakyProxy(mariadb.port, refuse=1)
+    try:
+        good = repo.push_script(mysql_env(mariadb, FRUITVEG_DB_PORT=str(proxy.port)))
+    finally:
+        proxy.close()
+    assert good.returncode == 0, good.stderr
+    assert good.stderr.startswith("push_db: MySQL server") and "retry 1 of 2" in good.stderr
+    assert count(mariadb, table) == repo.rows
+    shown = repo.show_script("--csv", "--model", "cnn", env=mysql_env(mariadb))
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 1 + EPOCHS
+    assert_no_secret(bad.stdout, bad.stderr, good.stdout, good.stderr, shown.stdout, shown.stderr)
 
 
 def test_tls_with_the_right_ca_verifies_and_a_wrong_ca_is_rejected(
@@ -176,23 +207,29 @@ def test_transient_failures_are_retried_with_backoff_and_bounded(
 
 
 def test_a_connection_cut_mid_push_rolls_back_and_the_retry_completes(
-    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str, tmp_path: Path
+    mariadb: MariaDB,
+    make_repo: Callable[..., Repo],
+    table: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     repo = make_repo(table=table)
     proxy = FlakyProxy(mariadb.port)
-    pause = tmp_path / "pause"
+    cuts: list[int] = []
+
+    def cut_once(sent: int) -> None:
+        """Inside the open transaction, after the first model's rows: drop the line."""
+        if not cuts:
+            cuts.append(sent)
+            assert count(mariadb, table) == 0
+            proxy.cut_all()
+
     try:
-        env = mysql_env(mariadb, FRUITVEG_DB_PORT=str(proxy.port)) | pause_env(pause, EPOCHS)
-        proc = repo.start_push(env)
-        wait_until(lambda: paused(pause) == 1, "the push to pause mid-transaction")
-        proxy.cut_all()
-        assert count(mariadb, table) == 0
-        (pause / "resume").touch()
-        code, _, err = finish(proc)
+        target = repo.target(mysql_env(mariadb, FRUITVEG_DB_PORT=str(proxy.port)))
+        sent = push(target, repo.epoch_rows(), RunIdentity(None, None), after_batch=cut_once)
     finally:
         proxy.close()
-    assert code == 0, err
-    assert "connection lost" in err and "retry 1 of 2" in err
+    assert cuts == [EPOCHS] and sent == repo.rows
+    assert "connection lost" in caplog.text and "retry 1 of 2" in caplog.text
     assert count(mariadb, table) == repo.rows
 
 
@@ -201,10 +238,10 @@ def test_a_push_killed_halfway_commits_nothing_and_the_rerun_completes(
 ) -> None:
     repo = make_repo(table=table)
     pause = tmp_path / "pause"
-    proc = repo.start_push(mysql_env(mariadb) | pause_env(pause, after_rows=2 * EPOCHS))
+    target, rows = repo.target(mysql_env(mariadb)), repo.epoch_rows()
+    child = start_push(target, rows, RunIdentity(None, None), pause, after_rows=2 * EPOCHS)
     wait_until(lambda: paused(pause) == 1, "the push to pause mid-transaction")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    child.kill()
     assert count(mariadb, table) == 0
     rerun = repo.push(mysql_env(mariadb))
     assert rerun.returncode == 0, rerun.stderr
@@ -217,35 +254,37 @@ def test_two_pushes_at_once_lose_and_duplicate_nothing(
     """Two `dvc queue` workers pushing different experiments, both transactions open at
     once; then a third pushing the same run as one that is still open."""
     repo = make_repo(table=table)
+    target, rows = repo.target(mysql_env(mariadb)), repo.epoch_rows()
     pause = tmp_path / "pause"
-    procs = [
-        repo.start_push(mysql_env(mariadb, DVC_EXP_NAME=name) | pause_env(pause, EPOCHS))
+    children = [
+        start_push(target, rows, RunIdentity(None, name), pause, after_rows=EPOCHS)
         for name in ("a", "b")
     ]
     wait_until(lambda: paused(pause) == 2, "both pushes to be inside their transactions")
     assert count(mariadb, table) == 0
     # Same run as `a`: it waits on a's row locks until a commits, then updates in place.
-    procs.append(repo.start_push(mysql_env(mariadb, DVC_EXP_NAME="a")))
+    children.append(start_push(target, rows, RunIdentity(None, "a")))
     time.sleep(0.5)
     (pause / "resume").touch()
-    for proc in procs:
-        code, _, err = finish(proc)
-        assert code == 0, err
+    for child in children:
+        assert child.finish() == ("ok", repo.rows)
     assert count(mariadb, table, "no-git@a") == count(mariadb, table, "no-git@b") == repo.rows
     assert count(mariadb, table) == 2 * repo.rows
 
 
-HOSTILE_MODEL = "x'); DROP TABLE x; -- \"`"
+HOSTILE_EXP = "x'); DROP TABLE x; -- \"`"
 
 
 def test_hostile_names_never_reach_the_sql_text(
     mariadb: MariaDB, make_repo: Callable[..., Repo], table: str
 ) -> None:
-    repo = make_repo(models=("cnn", HOSTILE_MODEL), table=table)
-    result = repo.push(mysql_env(mariadb))
+    repo = make_repo(table=table)
+    result = repo.push(mysql_env(mariadb, DVC_EXP_NAME=HOSTILE_EXP))
     assert result.returncode == 0, result.stderr
-    names = {n for (n,) in mariadb.sql(f"SELECT DISTINCT model_name FROM `{table}`")}
-    assert names == {"cnn", HOSTILE_MODEL}
+    names = {n for (n,) in mariadb.sql(f"SELECT DISTINCT exp_name FROM `{table}`")}
+    assert names == {HOSTILE_EXP}
+    shown = repo.show("--csv", "--exp", HOSTILE_EXP, env=mysql_env(mariadb))
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 1 + repo.rows
 
     hostile_table = f"{table}`; DROP TABLE `{table}`; --"
     refused = repo.push(mysql_env(mariadb, FRUITVEG_DB_TABLE=hostile_table))
