@@ -66,3 +66,37 @@ def train_backup_dir(model: str) -> Path:
 def live_dir(model: str) -> Path:
     """dvclive's folder of one model: metrics.json and per-epoch plots."""
     return METRICS / "train" / model
+
+
+# evaluate@<model>: metrics (read by `dvc metrics`), per-class scores, per-image predictions.
+EVAL_METRICS = METRICS / "eval"
+
+
+def eval_metrics_json(model: str) -> Path:
+    """Flat test metrics of one model (accuracy and its interval, loss, F1, speed, ...)."""
+    return EVAL_METRICS / f"{model}.json"
+
+
+def eval_per_class_json(model: str) -> Path:
+    return EVAL_METRICS / f"{model}_per_class.json"
+
+
+def eval_predictions_csv(model: str) -> Path:
+    """One row per test image: path (relative to the test split), actual, predicted, confidence."""
+    return EVAL_METRICS / f"{model}_predictions.csv"
+
+
+def eval_plots_dir(model: str) -> Path:
+    """confusion.png and curves.png; for a binary model also roc.csv and roc.png."""
+    return PLOTS / "eval" / model
+
+
+# report: the comparison of every model, and the long-format data (one `model` column) that
+# dvc.yaml's top-level plots draw for every model without listing them.
+REPORT_JSON = METRICS / "report.json"
+REPORT_MD = METRICS / "report.md"
+REPORT_PLOTS = PLOTS / "report"
+REPORT_ACCURACY_PNG = REPORT_PLOTS / "accuracy.png"
+REPORT_COST_PNG = REPORT_PLOTS / "accuracy_vs_cost.png"
+REPORT_HISTORY_CSV = REPORT_PLOTS / "history.csv"  # model, epoch, loss, accuracy, ...
+REPORT_CONFUSION_CSV = REPORT_PLOTS / "confusion.csv"  # model, actual, predicted
