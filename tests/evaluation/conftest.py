@@ -1,11 +1,15 @@
 """Helpers for the evaluation, report, review and learning-rate-sweep tests."""
 
 import os
+import runpy
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from fruitveg.core.model_config import ModelConfig
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY_HEADER = "epoch,start_time,end_time,loss,accuracy,val_loss,val_accuracy,learning_rate\n"
@@ -28,6 +32,43 @@ def run(cwd: Path, *args: str, check: bool = True, timeout: float = 300):
     if check:
         assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
+
+
+def model_block(task: str, arch: str = "cnn", attention: str = "none", lr: str = "1.0e-4") -> str:
+    """One model's block of params.yaml, in flow style."""
+    backbone = ", weights: none, freeze_backbone: false" if arch != "cnn" else ""
+    return (
+        f"{{task: {task}, arch: {arch}, attention: {attention}, lr: {lr}, epochs: 2, "
+        f"batch_size: 8, optimizer: adam, dropout: 0.5{backbone}}}"
+    )
+
+
+def config(name: str, task: str = "multiclass", arch: str = "cnn", **changes) -> ModelConfig:
+    """A model's settings as core.model_config reads them from a block like model_block's."""
+    fields = dict(attention="none", lr=1e-4, epochs=2, batch_size=8, optimizer="adam")
+    return ModelConfig(name=name, task=task, arch=arch, dropout=0.5, **(fields | changes))
+
+
+@pytest.fixture
+def stage(monkeypatch, capsys) -> Callable[..., tuple[int, str, str]]:
+    """Run stages/<script> in this process, in the current folder: (exit code, out, err).
+
+    As `python stages/<script> args...` would, less the start of a fresh interpreter (and
+    of TensorFlow), which the pipeline test covers.
+    """
+
+    def run_stage(script: str, *args: str) -> tuple[int, str, str]:
+        path = REPO / "stages" / script
+        monkeypatch.setattr(sys, "argv", [str(path), *args])
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run_stage
 
 
 def write_history(root: Path, model: str, rows: list[tuple[float, float, float, float]]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from .conftest import REPO, run
 
 SWEEP = str(REPO / "scripts" / "lr_sweep.py")
+pytestmark = pytest.mark.slow  # starts dvc and git
 PARAMS = "seed: 1\nmodels:\n  cnn:\n    lr: 1.0e-4\n  vgg16:\n    lr: 1.0e-5\n"
 DVC_YAML = """\
 stages:

@@ -1,15 +1,24 @@
-"""The report stage on evaluation outputs with planted per-image results."""
+"""The report stage on evaluation outputs with planted per-image results, and the pairs
+its paired tests compare."""
 
+import csv
+import dataclasses
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
-from fruitveg.report import build as report
+from fruitveg.core import params as P
+from fruitveg.core.model_config import model_configs
+from fruitveg.core.params import ParamError
+from fruitveg.evaluation.statistics import mcnemar_exact
+from fruitveg.report.build import build
+from fruitveg.report.inputs import ReportError, read_inputs
+from fruitveg.report.pairs import derived_pairs
+from fruitveg.report.settings import report_settings
 
-from .conftest import REPO, run, write_history
+from .conftest import REPO, config, model_block, write_history
 
 LABELS = ("apple", "banana", "corn", "sweetcorn")
 IMAGES = [f"{label}/{i}.jpg" for label in LABELS for i in range(5)]
@@ -20,14 +29,14 @@ MISTAKES = {
     "cnn_attention": {"corn/0.jpg": "sweetcorn", "banana/1.jpg": "apple"},
     "vgg16": {},
 }  # fmt: skip
-PARAMS = """\
+PARAMS = f"""\
 seed: 3
-evaluate: {batch_size: 8, bootstrap_resamples: 1000, threshold: 0.5}
+evaluate: {{batch_size: 8, bootstrap_resamples: 1000, threshold: 0.5}}
 models:
-  binary_cnn: {task: binary, lr: 0.0001}
-  cnn: {task: multiclass, lr: 0.0001}
-  cnn_attention: {task: multiclass, lr: 0.0001}
-  vgg16: {task: multiclass, lr: 1e-05}   # as `dvc exp run -S` writes it
+  binary_cnn: {model_block("binary")}
+  cnn: {model_block("multiclass")}
+  cnn_attention: {model_block("multiclass", attention="se")}
+  vgg16: {model_block("multiclass", arch="vgg16", lr="1e-05")}   # as `dvc exp run -S` writes it
 """
 
 
@@ -46,7 +55,7 @@ def write_eval(root: Path, model: str, rows: list[tuple[str, str, str]], params:
 
 
 @pytest.fixture
-def evaluated(tmp_path: Path) -> Path:
+def evaluated(tmp_path: Path, monkeypatch) -> Path:
     (tmp_path / "params.yaml").write_text(PARAMS, encoding="utf-8")
     for n, (model, mistakes) in enumerate(MISTAKES.items()):
         rows = [(p, p.split("/")[0], mistakes.get(p, p.split("/")[0])) for p in IMAGES]
@@ -55,12 +64,19 @@ def evaluated(tmp_path: Path) -> Path:
     binary += [(f"vegetable/{i}.jpg", "vegetable", "fruit" if i == 0 else "vegetable")
                for i in range(4)]  # fmt: skip
     write_eval(tmp_path, "binary_cnn", binary, params=500)
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def test_report_tables_paired_tests_and_confused_pairs(evaluated):
-    done = run(evaluated, sys.executable, str(REPO / "stages/report.py"))
-    assert "cnn vs cnn_attention: p = 0.625" in done.stdout
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_report_tables_paired_tests_and_confused_pairs(evaluated, stage):
+    code, out, err = stage("report.py")
+    assert code == 0, err
+    assert "cnn vs cnn_attention: p = 0.625" in out
     content = json.loads((evaluated / "metrics/report.json").read_text())
 
     rows = {r["model"]: r for r in content["models"]}
@@ -98,28 +114,90 @@ def test_report_tables_paired_tests_and_confused_pairs(evaluated):
         assert (evaluated / "plots/report" / name).stat().st_size > 10_000
 
 
-def test_pairs_on_different_test_images_are_refused(evaluated, monkeypatch):
+def test_report_writes_long_format_tables_of_every_model(evaluated, stage):
+    assert stage("report.py")[0] == 0
+    history = read_csv(evaluated / "plots/report/history.csv")
+    assert list(history[0]) == [
+        "model", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"
+    ]  # fmt: skip
+    assert [(r["model"], r["epoch"]) for r in history[:4]] == [
+        ("binary_cnn", "1"), ("binary_cnn", "2"), ("binary_cnn", "3"), ("cnn", "1")
+    ]  # fmt: skip
+    assert {r["model"] for r in history} == {"binary_cnn", "cnn", "cnn_attention", "vgg16"}
+    assert float(history[0]["val_accuracy"]) == 0.4
+
+    confusion = read_csv(evaluated / "plots/report/confusion.csv")
+    assert list(confusion[0]) == ["model", "actual", "predicted"]
+    assert len(confusion) == 8 + 3 * 20
+    mistakes = {(r["model"], r["actual"], r["predicted"]) for r in confusion
+                if r["actual"] != r["predicted"]}  # fmt: skip
+    assert mistakes == {
+        ("binary_cnn", "vegetable", "fruit"), ("cnn", "corn", "sweetcorn"),
+        ("cnn", "sweetcorn", "corn"), ("cnn", "apple", "banana"),
+        ("cnn_attention", "corn", "sweetcorn"), ("cnn_attention", "banana", "apple"),
+    }  # fmt: skip
+
+
+def test_pairs_on_different_test_images_are_refused(evaluated):
     path = evaluated / "metrics/eval/cnn_attention_predictions.csv"
     path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
-    monkeypatch.chdir(evaluated)
-    models = [report.ModelInfo(m, "multiclass", 1e-4) for m in ("cnn", "cnn_attention")]
-    with pytest.raises(report.ReportError, match="cnn and cnn_attention were evaluated on diff"):
-        report.build(models)
+    settings = report_settings(P.load())
+    with pytest.raises(ReportError, match="cnn and cnn_attention were evaluated on diff"):
+        build(settings, read_inputs(settings.models))
 
 
-def test_missing_evaluation_is_named(evaluated):
+def test_missing_evaluation_is_named(evaluated, stage):
     (evaluated / "metrics/eval/vgg16.json").unlink()
-    failed = run(evaluated, sys.executable, str(REPO / "stages/report.py"), check=False)
-    assert failed.returncode == 1
-    assert "metrics/eval/vgg16.json: not found; run evaluate@vgg16 first" in failed.stderr
-    assert "Traceback" not in failed.stderr
+    code, _, err = stage("report.py")
+    assert code == 1
+    assert "metrics/eval/vgg16.json: not found; run evaluate@vgg16 first" in err
+    assert "Traceback" not in err
 
 
-def test_study_pairs():
-    models = ["binary_cnn", "cnn", "cnn_attention", "vgg16", "resnet50", "vgg16_attention",
-              "resnet50_attention"]  # fmt: skip
-    assert report.study_pairs(models) == [
+def test_pairs_of_the_study_follow_from_the_models_settings():
+    models = model_configs(P.load(REPO / "params.yaml"))
+    assert derived_pairs(models) == [
         ("cnn", "cnn_attention"), ("vgg16", "vgg16_attention"),
         ("resnet50", "resnet50_attention"), ("cnn", "vgg16"), ("cnn", "resnet50"),
     ]  # fmt: skip
-    assert math.isclose(report.mcnemar_exact([True], [False])[2], 1.0)
+    # An eighth model, one block: paired with every model it differs from only in attention.
+    cnn = next(m for m in models if m.name == "cnn")
+    cbam = dataclasses.replace(cnn, name="cnn_cbam", attention="cbam")
+    pairs = derived_pairs([*models, cbam])
+    assert pairs[:3] == [("cnn", "cnn_attention"), ("cnn", "cnn_cbam"),
+                         ("cnn_attention", "cnn_cbam")]  # fmt: skip
+    assert math.isclose(mcnemar_exact([True], [False])[2], 1.0)
+
+
+def test_derived_pairs_put_the_attention_free_model_first_and_need_equal_settings():
+    se = config("small_se", attention="se")
+    plain = config("small", attention="none")
+    other_lr = config("small_fast", attention="none", lr=1e-3)
+    binary = config("binary_se", task="binary", attention="se")
+    vgg = config("vgg", arch="vgg16", weights=None, lr=1e-5)
+    vgg_binary = config("vgg_binary", task="binary", arch="vgg16")
+    # small_fast differs in lr too; binary_se in task; the backbone pairs need no equal lr.
+    assert derived_pairs([se, other_lr, binary, plain, vgg, vgg_binary]) == [
+        ("small", "small_se"), ("small_fast", "vgg"), ("small", "vgg")
+    ]  # fmt: skip
+
+
+def test_listed_pairs_replace_the_derived_ones_and_bad_ones_name_the_setting(tmp_path):
+    (tmp_path / "params.yaml").write_text(PARAMS + "report:\n  pairs: [[vgg16, cnn]]\n")
+    params = P.load(tmp_path / "params.yaml")
+    assert report_settings(params).pairs == (("vgg16", "cnn"),)
+    params["report"]["pairs"] = []
+    assert report_settings(params).pairs == (("cnn", "cnn_attention"), ("cnn", "vgg16"))
+    for pairs, message in [
+        ([["cnn", "alexnet"]], r"'report.pairs' item 1 \['cnn', 'alexnet'\]: unknown model "
+                               r"'alexnet' \(models: has binary_cnn, cnn, cnn_attention, vgg16\)"),
+        ([["cnn", "binary_cnn"]], "item 1 .*: cnn \\(multiclass\\) and binary_cnn \\(binary\\) "
+                                  "differ in task"),
+        ([["cnn", "cnn"]], "paired with itself"),
+        ([["cnn", "vgg16"], ["vgg16", "cnn"]], "item 2 .*listed twice"),
+        ([["cnn"]], "item 1 \\['cnn'\\]: expected \\[model A, model B\\]"),
+        ("cnn,vgg16", "'report.pairs' must be a list"),
+    ]:  # fmt: skip
+        params["report"]["pairs"] = pairs
+        with pytest.raises(ParamError, match=message):
+            report_settings(params)

@@ -4,9 +4,12 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import REPO, run
 
 REVIEW = str(REPO / "scripts" / "review.py")
+pytestmark = pytest.mark.slow  # starts dvc and git
 
 
 def commit(repo: Path, accuracy: float, lr: str, message: str) -> str:

@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
-from fruitveg.evaluation.evaluate import KERAS_EPSILON, bootstrap_interval, cross_entropy
-from fruitveg.report.build import mcnemar_exact
+from fruitveg.evaluation.statistics import (
+    KERAS_EPSILON,
+    bootstrap_interval,
+    cross_entropy,
+    mcnemar_exact,
+)
 
 
 def test_bootstrap_interval_matches_a_direct_resampling():

@@ -1,0 +1,60 @@
+"""The report's settings, read once from params.yaml, all checked.
+
+The report stage builds a ReportSettings at its entry point; the rest of the report takes
+that object and never sees the params dict. Every error names the setting at fault.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from fruitveg.core import params as P
+from fruitveg.core.model_config import ModelConfig, model_config, model_configs
+from fruitveg.report.pairs import derived_pairs
+
+PAIRS_KEY = "report.pairs"
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    models: tuple[ModelConfig, ...]  # every model of params.yaml, in its order
+    pairs: tuple[tuple[str, str], ...]  # (A, B) of each paired test, both in `models`
+
+    def model(self, name: str) -> ModelConfig:
+        return next(m for m in self.models if m.name == name)
+
+
+def _explicit_pairs(params: dict[str, Any], raw: Any) -> list[tuple[str, str]]:
+    """report.pairs as given: a list of [A, B] pairs of models of the same task."""
+    if not isinstance(raw, list):
+        raise P.ParamError(f"params.yaml: '{PAIRS_KEY}' must be a list of [model A, model B]")
+    pairs: list[tuple[str, str]] = []
+    for n, item in enumerate(raw, start=1):
+        where = f"params.yaml: '{PAIRS_KEY}' item {n} {item!r}"
+        if not (isinstance(item, list) and len(item) == 2):
+            raise P.ParamError(f"{where}: expected [model A, model B]")
+        configs = []
+        for name in item:
+            try:
+                configs.append(model_config(params, name))
+            except P.ParamError as exc:
+                raise P.ParamError(f"{where}: {str(exc).removeprefix('params.yaml: ')}") from None
+        a, b = configs
+        if a.name == b.name:
+            raise P.ParamError(f"{where}: a model can't be paired with itself")
+        if a.task != b.task:
+            raise P.ParamError(
+                f"{where}: {a.name} ({a.task}) and {b.name} ({b.task}) differ in task, "
+                "so they were tested on different images"
+            )
+        if (a.name, b.name) in pairs or (b.name, a.name) in pairs:
+            raise P.ParamError(f"{where}: this pair is listed twice")
+        pairs.append((a.name, b.name))
+    return pairs
+
+
+def report_settings(params: dict[str, Any]) -> ReportSettings:
+    """Every model, and the pairs: report.pairs if it lists any, else derived from settings."""
+    models = model_configs(params)
+    raw = P.optional(params, PAIRS_KEY, None)
+    pairs = derived_pairs(models) if raw is None or raw == [] else _explicit_pairs(params, raw)
+    return ReportSettings(tuple(models), tuple(pairs))
