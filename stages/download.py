@@ -6,15 +6,16 @@ from fruitveg.core import params, paths
 from fruitveg.core.errors import run_stage
 from fruitveg.data import rawdata
 from fruitveg.download import sources
+from fruitveg.download.settings import DownloadSettings
 
 
 def main() -> None:
-    p = params.load()
-    files = sources.download(p, paths.RAW)
+    settings = DownloadSettings.from_params(params.load())
+    files = sources.download(settings, paths.RAW)
     per_split = Counter(f.split for f in files)
     print(
         f"{paths.RAW}: {len(files)} files in {len(rawdata.classes_of(files))} classes "
-        f"({', '.join(f'{s} {per_split[s]}' for s in paths.SPLITS)}) from {p['data']['source']}"
+        f"({', '.join(f'{s} {per_split[s]}' for s in paths.SPLITS)}) from {settings.source}"
     )
 
 

@@ -7,20 +7,20 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fruitveg.core.params import ParamError
 from fruitveg.data.classes import KAGGLE_CLASSES
 from fruitveg.data.rawdata import LayoutError
+from fruitveg.download import synthetic
+from fruitveg.download.settings import DownloadSettings, SyntheticSettings
 from fruitveg.download.sources import download
 
 
-def params(**data) -> dict:
-    base = {
-        "source": "synthetic",
-        "local_path": "",
-        "kaggle_dataset": "x/y",
-        "synthetic": {"train": 2, "validation": 1, "test": 1, "leaks": 2},
-    }
-    return {"seed": 5, "data": base | data}
+def synthetic_settings(seed: int = 5, **counts: int) -> DownloadSettings:
+    counts = {"train": 1, "validation": 1, "test": 1, "leaks": 2} | counts
+    return DownloadSettings("synthetic", synthetic=SyntheticSettings(**counts, seed=seed))
+
+
+def local_settings(path: Path) -> DownloadSettings:
+    return DownloadSettings("local", local_path=path)
 
 
 def digest(root: Path) -> str:
@@ -31,11 +31,12 @@ def digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def test_synthetic_has_real_layout_and_is_deterministic(tmp_path: Path) -> None:
-    files = download(params(), tmp_path / "a")
+def test_synthetic_has_real_layout(tmp_path: Path) -> None:
+    files = download(synthetic_settings(), tmp_path / "a")
     assert sorted({f.cls for f in files}) == sorted(KAGGLE_CLASSES)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["test", "train", "validation"]
-    assert len(files) == 36 * 4 + 2
+    assert len(files) == 36 * 3 + 2
+    assert sum("leak" in f.path.name for f in files) == 2
     assert all(f.path.exists() and f.path.is_relative_to(tmp_path / "a") for f in files)
     sizes = set()
     for f in files[:40]:
@@ -43,17 +44,21 @@ def test_synthetic_has_real_layout_and_is_deterministic(tmp_path: Path) -> None:
             assert im.format == "JPEG"
             sizes.add(im.size)
     assert len(sizes) > 20  # varied sizes and aspect ratios
-    download(params(), tmp_path / "b")
+
+
+def test_synthetic_is_deterministic_and_seeded(tmp_path: Path, monkeypatch) -> None:
+    # Two classes keep it quick; every picture has its own seeded stream either way.
+    monkeypatch.setattr(synthetic, "KAGGLE_CLASSES", ("apple", "corn"))
+    download(synthetic_settings(), tmp_path / "a")
+    download(synthetic_settings(), tmp_path / "b")
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    other = params()
-    other["seed"] = 6
-    download(other, tmp_path / "c")
+    download(synthetic_settings(seed=6), tmp_path / "c")
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
 
 
 def test_local_source_is_validated_and_copied(raw: Path, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
-    files = download(params(source="local", local_path=str(raw)), dest)
+    files = download(local_settings(raw), dest)
     assert len(files) == 24 and (dest / "test" / "corn" / "Image_1.jpg").exists()
     assert (raw / "test" / "corn" / "Image_1.jpg").exists()  # copied, not moved
 
@@ -62,16 +67,5 @@ def test_bad_local_source_leaves_nothing(raw: Path, tmp_path: Path) -> None:
     shutil.rmtree(raw / "test")
     dest = tmp_path / "dest"
     with pytest.raises(LayoutError, match=f"{raw}/test: missing split folder"):
-        download(params(source="local", local_path=str(raw)), dest)
+        download(local_settings(raw), dest)
     assert not dest.exists() and list(tmp_path.iterdir()) == [raw.parent / "raw"]
-
-
-def test_bad_settings() -> None:
-    with pytest.raises(ParamError, match="'data.source' must be one of synthetic, kaggle, local"):
-        download(params(source="s3"), Path("unused"))
-    with pytest.raises(ParamError, match="'data.local_path' must name a folder"):
-        download(params(source="local"), Path("unused"))
-    bad = params()
-    bad["data"]["synthetic"]["test"] = 0
-    with pytest.raises(ParamError, match="'data.synthetic.test' must be a whole number >= 1"):
-        download(bad, Path("unused"))

@@ -1,0 +1,68 @@
+"""The download stage's settings: params.yaml's `data:` block (and `seed`), read once.
+
+Only the keys the chosen source needs are read and checked, so a kaggle run does not
+depend on the synthetic counts and the other way round.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fruitveg.core import params as P
+from fruitveg.core.paths import SPLITS
+
+SOURCES = ("synthetic", "kaggle", "local")
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    """The generated stand-in dataset: images per class and split, leaks, and its seed."""
+
+    train: int
+    validation: int
+    test: int
+    leaks: int  # test pictures also filed under train, as in the public dataset
+    seed: int
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Images per class, by split, in the order of SPLITS."""
+        return {split: getattr(self, split) for split in SPLITS}
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    """Where data/raw comes from; the fields of the other sources are None."""
+
+    source: str  # one of SOURCES
+    synthetic: SyntheticSettings | None = None
+    kaggle_dataset: str | None = None  # "owner/slug"; fetch_kaggle checks its shape
+    local_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        given = {
+            "synthetic": self.synthetic is not None,
+            "kaggle": self.kaggle_dataset is not None,
+            "local": self.local_path is not None,
+        }
+        if self.source not in SOURCES or not given[self.source]:
+            raise ValueError(f"DownloadSettings: source {self.source!r} without its settings")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "DownloadSettings":
+        """Check the chosen source's keys; every error names the setting at fault."""
+        source = P.choice(params, "data.source", SOURCES)
+        if source == "synthetic":
+            counts = {split: P.whole(params, f"data.synthetic.{split}") for split in SPLITS}
+            leaks = P.whole(params, "data.synthetic.leaks", minimum=0)
+            return cls(
+                source, synthetic=SyntheticSettings(**counts, leaks=leaks, seed=P.seed(params))
+            )
+        if source == "kaggle":
+            return cls(source, kaggle_dataset=str(P.get(params, "data.kaggle_dataset")))
+        local = P.get(params, "data.local_path")
+        if not local:
+            raise P.ParamError(
+                "params.yaml: 'data.local_path' must name a folder with source local"
+            )
+        return cls(source, local_path=Path(str(local)))
