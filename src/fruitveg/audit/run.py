@@ -1,0 +1,27 @@
+"""The audit step: report, duplicate list and sample grid of a raw dataset folder."""
+
+from pathlib import Path
+from typing import Any
+
+from fruitveg.audit import duplicates
+from fruitveg.audit.samples import sample_grid
+from fruitveg.audit.settings import AuditSettings
+from fruitveg.core import paths
+from fruitveg.core.atomic import write_json
+from fruitveg.data import rawdata
+
+
+def run_audit(
+    settings: AuditSettings,
+    raw: Path = paths.RAW,
+    report_path: Path = paths.AUDIT_REPORT,
+    duplicates_path: Path = paths.AUDIT_DUPLICATES,
+    samples_path: Path = paths.AUDIT_SAMPLES,
+) -> dict[str, Any]:
+    """Audit `raw` and write the three outputs; returns the report."""
+    files = rawdata.scan(raw)
+    report, rows = duplicates.audit(files, settings.near_duplicate_distance)
+    duplicates.write_rows(duplicates_path, rows)
+    write_json(report_path, report)
+    sample_grid(files, settings.seed, samples_path)
+    return report

@@ -1,0 +1,19 @@
+"""The audit stage's settings: params.yaml's `audit:` block and `seed`, read once."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from fruitveg.core import params as P
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    near_duplicate_distance: int  # Hamming distance of 64-bit perceptual hashes, >= 0
+    seed: int  # picks the sample grid's images
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "AuditSettings":
+        return cls(
+            near_duplicate_distance=P.whole(params, "audit.near_duplicate_distance", minimum=0),
+            seed=P.seed(params),
+        )
