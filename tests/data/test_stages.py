@@ -1,16 +1,25 @@
-"""The audit and layout stages as DVC runs them, on a dataset full of odd files."""
+"""The download, audit and layout stages on a dataset full of odd files.
+
+The stage scripts run in-process (their `main`, in a folder of their own); a subprocess is
+started only where the point is what DVC sees: the one-line `error: ...` and exit code 1.
+"""
 
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
+
+from fruitveg.data.classes import MappingError
+from fruitveg.data.rawdata import LayoutError
 
 from .factory import make_raw
 
@@ -32,6 +41,7 @@ def odd_files(raw: Path) -> None:
 
 
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """A stage script as DVC runs it: its own process, in the repository root."""
     env = os.environ | {"PYTHONPATH": str(REPO / "src")}
     return subprocess.run(
         [sys.executable, str(REPO / "stages" / args[0]), *args[1:]],
@@ -40,61 +50,138 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    make_raw(tmp_path / "data" / "raw", ["apple", "banana", "corn"], per_split=2)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["layout"]["image_size"] = 32
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+def stage(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Run a stage script's main in-process, in `workdir`, with the given arguments."""
+    monkeypatch.chdir(workdir)
+
+    def main(script: str, *args: str) -> None:
+        monkeypatch.setattr(sys, "argv", [script, *args])
+        runpy.run_path(str(REPO / "stages" / script))["main"]()
+
+    return main
+
+
+def edit_params(workdir: Path, key: str, value: object) -> None:
+    p = yaml.safe_load((workdir / "params.yaml").read_text())
+    *parents, last = key.split(".")
+    node = p
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    (workdir / "params.yaml").write_text(yaml.safe_dump(p))
+
+
+@pytest.fixture(scope="session")
+def raw_three_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_raw(tmp_path_factory.mktemp("raw3") / "raw", ["apple", "banana", "corn"])
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, raw_three_classes: Path) -> Path:
+    """A repository root of its own: params.yaml (32 px layouts) and data/raw."""
+    shutil.copytree(raw_three_classes, tmp_path / "data" / "raw")
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    edit_params(tmp_path, "layout.image_size", 32)
     return tmp_path
 
 
-def test_odd_files_are_decoded_or_listed(workdir: Path) -> None:
+def test_odd_files_are_decoded_or_listed(workdir: Path, stage, capsys) -> None:
     odd_files(workdir / "data" / "raw")
-    done = run(workdir, "audit.py")
-    assert done.returncode == 0, done.stderr
+    stage("audit.py")
+    out, _ = capsys.readouterr()
+    assert out == (
+        "metrics/audit/report.json: 26 files, 2 unreadable, 2 duplicate groups, "
+        "0 test images leaked into train/validation\n"
+    )
     report = json.loads((workdir / "metrics" / "audit" / "report.json").read_text())
     assert {u["file"]: u["reason"] for u in report["unreadable"]} == {
         "train/apple/zero.jpg": "empty file",
         "train/apple/text.jpg": "not an image",
     }
     assert report["counts"]["train"]["apple"] == 2 + 8
-    done = run(workdir, "layout.py", "multiclass")
-    assert done.returncode == 0, done.stderr
-    assert "skipped unreadable train/apple/zero.jpg: empty file" in done.stderr
+    assert (workdir / "metrics" / "audit" / "duplicates.csv").read_text().startswith("group,")
+    assert (workdir / "plots" / "audit" / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    stage("layout.py", "multiclass")
+    out, err = capsys.readouterr()
+    assert "skipped unreadable train/apple/zero.jpg: empty file" in err
+    assert out == (
+        "data/layouts/multiclass: 24 images at 32 px, "
+        "0 duplicates of test images left out, 2 unreadable\n"
+    )
     apple = workdir / "data" / "layouts" / "multiclass" / "train" / "apple"
     assert len(list(apple.iterdir())) == 2 + 6
     assert (apple / "apple__rgba 苹果.jpg").exists()
+    summary = json.loads((workdir / "metrics" / "layout" / "multiclass.json").read_text())
+    assert (summary["task"], summary["dedupe"], summary["images"]) == ("multiclass", True, 24)
 
 
-def test_mapping_error_names_class_and_writes_nothing(workdir: Path) -> None:
-    assert run(workdir, "audit.py").returncode == 0
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["classes"]["fruit"].remove("banana")
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    done = run(workdir, "layout.py", "binary")
-    assert done.returncode == 1
-    assert done.stderr.strip() == (
-        "error: params.yaml classes: 'banana' found in the data but in neither "
-        "classes.fruit nor classes.vegetable"
-    )
-    assert not (workdir / "data" / "layouts").exists()
+def test_download_from_a_local_folder(workdir: Path, stage, capsys) -> None:
+    shutil.move(workdir / "data" / "raw", workdir / "elsewhere")
+    edit_params(workdir, "data.source", "local")
+    edit_params(workdir, "data.local_path", "elsewhere")
+    stage("download.py")
+    out, _ = capsys.readouterr()
+    assert out == ("data/raw: 18 files in 3 classes (train 6, validation 6, test 6) from local\n")
+    assert (workdir / "data" / "raw" / "test" / "corn" / "Image_2.jpg").is_file()
 
 
-def test_failed_rebuild_keeps_nothing_half_written(workdir: Path) -> None:
-    assert run(workdir, "audit.py").returncode == 0
-    assert run(workdir, "layout.py", "multiclass").returncode == 0
+def test_failed_rebuild_keeps_nothing_half_written(workdir: Path, stage) -> None:
+    stage("audit.py")
+    stage("layout.py", "multiclass")
     shutil.rmtree(workdir / "data" / "raw" / "test" / "corn")
-    done = run(workdir, "layout.py", "multiclass")
-    assert done.returncode == 1 and "test/corn: class 'corn' is missing" in done.stderr
+    with pytest.raises(LayoutError, match="test/corn: class 'corn' is missing"):
+        stage("layout.py", "multiclass")
     leftovers = [p.name for p in (workdir / "data" / "layouts").iterdir()]
     assert leftovers == ["multiclass"]  # the old layout, no temporary folder beside it
 
 
-def test_bad_task_and_setting(workdir: Path) -> None:
-    done = run(workdir, "layout.py", "ternary")
-    assert done.returncode == 1 and "task must be one of binary, multiclass" in done.stderr
+def test_mapping_error_writes_nothing(workdir: Path, stage) -> None:
+    stage("audit.py")
     params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["layout"]["image_size"] = "big"
+    params["classes"]["fruit"].remove("banana")
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(MappingError, match="'banana' found in the data but in neither"):
+        stage("layout.py", "binary")
+    assert not (workdir / "data" / "layouts").exists()
+    assert not (workdir / "metrics" / "layout").exists()
+
+
+# -- as DVC sees them: one line on stderr and exit code 1 --------------------------------
+
+
+@pytest.mark.slow
+def test_download_script_reports_a_bad_setting(workdir: Path) -> None:
+    shutil.rmtree(workdir / "data" / "raw")
+    edit_params(workdir, "data.source", "s3")
+    done = run(workdir, "download.py")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "error: params.yaml: 'data.source' must be one of synthetic, kaggle, local; got 's3'\n"
+    )
+    assert not (workdir / "data" / "raw").exists()
+
+
+@pytest.mark.slow
+def test_audit_script_reports_a_bad_setting(workdir: Path) -> None:
+    edit_params(workdir, "audit.near_duplicate_distance", -1)
+    done = run(workdir, "audit.py")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "error: params.yaml: 'audit.near_duplicate_distance' must be a whole number >= 0, got -1\n"
+    )
+    assert not (workdir / "metrics").exists() and not (workdir / "plots").exists()
+
+
+@pytest.mark.slow
+def test_layout_script_reports_a_mapping_error(workdir: Path) -> None:
+    edit_params(workdir, "layout.dedupe", False)  # no audit needed
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["classes"]["fruit"].remove("banana")
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     done = run(workdir, "layout.py", "binary")
-    assert "'layout.image_size' must be a whole number >= 1, got 'big'" in done.stderr
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "error: params.yaml classes: 'banana' found in the data but in neither "
+        "classes.fruit nor classes.vegetable\n"
+    )
+    assert not (workdir / "data" / "layouts").exists()

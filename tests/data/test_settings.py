@@ -1,0 +1,121 @@
+"""Each data stage reads its own keys once, into a frozen settings object; errors name the key."""
+
+import copy
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from fruitveg.audit.settings import AuditSettings
+from fruitveg.core import params
+from fruitveg.core.params import ParamError
+from fruitveg.download.settings import DownloadSettings, SyntheticSettings
+from fruitveg.layout.settings import LayoutSettings, check_task
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def repo_params() -> dict:
+    return params.load(REPO / "params.yaml")
+
+
+@pytest.fixture
+def p(repo_params: dict) -> dict:
+    return copy.deepcopy(repo_params)
+
+
+def test_settings_of_the_repository_params(p: dict) -> None:
+    download = DownloadSettings.from_params(p)
+    assert download.source == "synthetic" and download.kaggle_dataset is None
+    assert download.synthetic == SyntheticSettings(32, 4, 4, leaks=6, seed=42)
+    assert download.synthetic.counts == {"train": 32, "validation": 4, "test": 4}
+    assert AuditSettings.from_params(p) == AuditSettings(near_duplicate_distance=4, seed=42)
+    layout = LayoutSettings.from_params(p, "binary")
+    assert (layout.task, layout.image_size, layout.dedupe) == ("binary", 64, True)
+    assert "banana" in layout.fruit and "tomato" in layout.vegetable
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        layout.image_size = 32  # type: ignore[misc]
+
+
+def test_download_reads_only_the_chosen_source(p: dict) -> None:
+    del p["data"]["synthetic"], p["seed"]
+    p["data"]["source"] = "kaggle"
+    assert DownloadSettings.from_params(p) == DownloadSettings(
+        "kaggle", kaggle_dataset="kritikseth/fruit-and-vegetable-image-recognition"
+    )
+    p["data"] |= {"source": "local", "local_path": "some/folder"}
+    assert DownloadSettings.from_params(p) == DownloadSettings(
+        "local", local_path=Path("some/folder")
+    )
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("data.source", "s3", "'data.source' must be one of synthetic, kaggle, local; got 's3'"),
+        ("data.synthetic.test", 0, "'data.synthetic.test' must be a whole number >= 1, got 0"),
+        ("data.synthetic.leaks", -1, "'data.synthetic.leaks' must be a whole number >= 0"),
+        ("seed", "x", "'seed' must be a whole number >= 0, got 'x'"),
+    ],
+)
+def test_download_errors_name_the_setting(p: dict, key: str, value, message: str) -> None:
+    set_key(p, key, value)
+    with pytest.raises(ParamError, match=message):
+        DownloadSettings.from_params(p)
+
+
+def test_local_source_needs_a_path(p: dict) -> None:
+    p["data"]["source"] = "local"
+    with pytest.raises(ParamError, match="'data.local_path' must name a folder"):
+        DownloadSettings.from_params(p)
+
+
+def test_settings_without_their_source_are_refused() -> None:
+    with pytest.raises(ValueError, match="source 'kaggle' without its settings"):
+        DownloadSettings("kaggle", local_path=Path("x"))
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("audit.near_duplicate_distance", -1, "'audit.near_duplicate_distance' must be a whole"),
+        ("audit.near_duplicate_distance", True, r"must be a whole number >= 0, got True"),
+        ("seed", 1.5, "'seed' must be a whole number >= 0, got 1.5"),
+    ],
+)
+def test_audit_errors_name_the_setting(p: dict, key: str, value, message: str) -> None:
+    set_key(p, key, value)
+    with pytest.raises(ParamError, match=message):
+        AuditSettings.from_params(p)
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("layout.image_size", "big", "'layout.image_size' must be a whole number >= 8, got 'big'"),
+        ("layout.image_size", 4, "'layout.image_size' must be a whole number >= 8, got 4"),
+        ("layout.dedupe", "yes", "'layout.dedupe' must be one of true, false; got 'yes'"),
+        ("classes.fruit", "apple", "'classes.fruit' must be a list of class names, got 'apple'"),
+        ("classes.vegetable", [1], "'classes.vegetable' must be a list of class names"),
+    ],
+)
+def test_layout_errors_name_the_setting(p: dict, key: str, value, message: str) -> None:
+    set_key(p, key, value)
+    with pytest.raises(ParamError, match=message):
+        LayoutSettings.from_params(p, "multiclass")
+
+
+def test_layout_task_is_checked(p: dict) -> None:
+    with pytest.raises(ParamError, match="layout: task must be one of binary, multiclass, got ''"):
+        check_task("")
+    with pytest.raises(ParamError, match="task must be one of binary, multiclass, got 'ternary'"):
+        LayoutSettings.from_params(p, "ternary")
+
+
+def set_key(p: dict, dotted: str, value) -> None:
+    *parents, last = dotted.split(".")
+    node = p
+    for part in parents:
+        node = node[part]
+    node[last] = value
