@@ -1,13 +1,13 @@
 """audit: unreadable files, duplicates and test leaks of data/raw, and a sample grid."""
 
 from fruitveg.audit.run import run_audit
-from fruitveg.audit.settings import AuditSettings
+from fruitveg.audit.settings import audit_settings
 from fruitveg.core import params, paths
 from fruitveg.core.errors import run_stage
 
 
 def main() -> None:
-    report = run_audit(AuditSettings.from_params(params.load()))
+    report = run_audit(audit_settings(params.load()))
     print(
         f"{paths.AUDIT_REPORT}: {report['files']} files, {report['unreadable_files']} unreadable, "
         f"{report['duplicate_groups']} duplicate groups, "

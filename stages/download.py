@@ -6,11 +6,11 @@ from fruitveg.core import params, paths
 from fruitveg.core.errors import run_stage
 from fruitveg.data import rawdata
 from fruitveg.download import sources
-from fruitveg.download.settings import DownloadSettings
+from fruitveg.download.settings import download_settings
 
 
 def main() -> None:
-    settings = DownloadSettings.from_params(params.load())
+    settings = download_settings(params.load())
     files = sources.download(settings, paths.RAW)
     per_split = Counter(f.split for f in files)
     print(

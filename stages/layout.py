@@ -5,12 +5,12 @@ import sys
 from fruitveg.core import params, paths
 from fruitveg.core.errors import run_stage
 from fruitveg.layout.run import run_layout
-from fruitveg.layout.settings import LayoutSettings, check_task
+from fruitveg.layout.settings import check_task, layout_settings
 
 
 def main() -> None:
     task = check_task(sys.argv[1] if len(sys.argv) > 1 else "")
-    settings = LayoutSettings.from_params(params.load(), task)
+    settings = layout_settings(params.load(), task)
     summary = run_layout(settings)
     for item in summary["unreadable"]:
         print(f"skipped unreadable {item['file']}: {item['reason']}", file=sys.stderr)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from fruitveg.audit.settings import AuditSettings
+from fruitveg.audit.settings import AuditSettings, audit_settings
 from fruitveg.core import params
 from fruitveg.core.params import ParamError
-from fruitveg.download.settings import DownloadSettings, SyntheticSettings
-from fruitveg.layout.settings import LayoutSettings, check_task
+from fruitveg.download.settings import DownloadSettings, SyntheticSettings, download_settings
+from fruitveg.layout.settings import check_task, layout_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,12 +26,12 @@ def p(repo_params: dict) -> dict:
 
 
 def test_settings_of_the_repository_params(p: dict) -> None:
-    download = DownloadSettings.from_params(p)
+    download = download_settings(p)
     assert download.source == "synthetic" and download.kaggle_dataset is None
     assert download.synthetic == SyntheticSettings(32, 4, 4, leaks=6, seed=42)
     assert download.synthetic.counts == {"train": 32, "validation": 4, "test": 4}
-    assert AuditSettings.from_params(p) == AuditSettings(near_duplicate_distance=4, seed=42)
-    layout = LayoutSettings.from_params(p, "binary")
+    assert audit_settings(p) == AuditSettings(near_duplicate_distance=4, seed=42)
+    layout = layout_settings(p, "binary")
     assert (layout.task, layout.image_size, layout.dedupe) == ("binary", 64, True)
     assert "banana" in layout.fruit and "tomato" in layout.vegetable
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -41,13 +41,11 @@ def test_settings_of_the_repository_params(p: dict) -> None:
 def test_download_reads_only_the_chosen_source(p: dict) -> None:
     del p["data"]["synthetic"], p["seed"]
     p["data"]["source"] = "kaggle"
-    assert DownloadSettings.from_params(p) == DownloadSettings(
+    assert download_settings(p) == DownloadSettings(
         "kaggle", kaggle_dataset="kritikseth/fruit-and-vegetable-image-recognition"
     )
     p["data"] |= {"source": "local", "local_path": "some/folder"}
-    assert DownloadSettings.from_params(p) == DownloadSettings(
-        "local", local_path=Path("some/folder")
-    )
+    assert download_settings(p) == DownloadSettings("local", local_path=Path("some/folder"))
 
 
 @pytest.mark.parametrize(
@@ -62,13 +60,13 @@ def test_download_reads_only_the_chosen_source(p: dict) -> None:
 def test_download_errors_name_the_setting(p: dict, key: str, value, message: str) -> None:
     set_key(p, key, value)
     with pytest.raises(ParamError, match=message):
-        DownloadSettings.from_params(p)
+        download_settings(p)
 
 
 def test_local_source_needs_a_path(p: dict) -> None:
     p["data"]["source"] = "local"
     with pytest.raises(ParamError, match="'data.local_path' must name a folder"):
-        DownloadSettings.from_params(p)
+        download_settings(p)
 
 
 def test_settings_without_their_source_are_refused() -> None:
@@ -87,7 +85,7 @@ def test_settings_without_their_source_are_refused() -> None:
 def test_audit_errors_name_the_setting(p: dict, key: str, value, message: str) -> None:
     set_key(p, key, value)
     with pytest.raises(ParamError, match=message):
-        AuditSettings.from_params(p)
+        audit_settings(p)
 
 
 @pytest.mark.parametrize(
@@ -103,14 +101,14 @@ def test_audit_errors_name_the_setting(p: dict, key: str, value, message: str) -
 def test_layout_errors_name_the_setting(p: dict, key: str, value, message: str) -> None:
     set_key(p, key, value)
     with pytest.raises(ParamError, match=message):
-        LayoutSettings.from_params(p, "multiclass")
+        layout_settings(p, "multiclass")
 
 
 def test_layout_task_is_checked(p: dict) -> None:
     with pytest.raises(ParamError, match="layout: task must be one of binary, multiclass, got ''"):
         check_task("")
     with pytest.raises(ParamError, match="task must be one of binary, multiclass, got 'ternary'"):
-        LayoutSettings.from_params(p, "ternary")
+        layout_settings(p, "ternary")
 
 
 def set_key(p: dict, dotted: str, value) -> None:

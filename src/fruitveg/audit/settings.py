@@ -11,9 +11,9 @@ class AuditSettings:
     near_duplicate_distance: int  # Hamming distance of 64-bit perceptual hashes, >= 0
     seed: int  # picks the sample grid's images
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "AuditSettings":
-        return cls(
-            near_duplicate_distance=P.whole(params, "audit.near_duplicate_distance", minimum=0),
-            seed=P.seed(params),
-        )
+
+def audit_settings(params: dict[str, Any]) -> AuditSettings:
+    return AuditSettings(
+        near_duplicate_distance=P.whole(params, "audit.near_duplicate_distance", minimum=0),
+        seed=P.seed(params),
+    )

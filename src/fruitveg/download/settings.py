@@ -48,21 +48,18 @@ class DownloadSettings:
         if self.source not in SOURCES or not given[self.source]:
             raise ValueError(f"DownloadSettings: source {self.source!r} without its settings")
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "DownloadSettings":
-        """Check the chosen source's keys; every error names the setting at fault."""
-        source = P.choice(params, "data.source", SOURCES)
-        if source == "synthetic":
-            counts = {split: P.whole(params, f"data.synthetic.{split}") for split in SPLITS}
-            leaks = P.whole(params, "data.synthetic.leaks", minimum=0)
-            return cls(
-                source, synthetic=SyntheticSettings(**counts, leaks=leaks, seed=P.seed(params))
-            )
-        if source == "kaggle":
-            return cls(source, kaggle_dataset=str(P.get(params, "data.kaggle_dataset")))
-        local = P.get(params, "data.local_path")
-        if not local:
-            raise P.ParamError(
-                "params.yaml: 'data.local_path' must name a folder with source local"
-            )
-        return cls(source, local_path=Path(str(local)))
+
+def download_settings(params: dict[str, Any]) -> DownloadSettings:
+    """Check the chosen source's keys; every error names the setting at fault."""
+    source = P.choice(params, "data.source", SOURCES)
+    if source == "synthetic":
+        counts = {split: P.whole(params, f"data.synthetic.{split}") for split in SPLITS}
+        leaks = P.whole(params, "data.synthetic.leaks", minimum=0)
+        synthetic = SyntheticSettings(**counts, leaks=leaks, seed=P.seed(params))
+        return DownloadSettings(source, synthetic=synthetic)
+    if source == "kaggle":
+        return DownloadSettings(source, kaggle_dataset=str(P.get(params, "data.kaggle_dataset")))
+    local = P.get(params, "data.local_path")
+    if not local:
+        raise P.ParamError("params.yaml: 'data.local_path' must name a folder with source local")
+    return DownloadSettings(source, local_path=Path(str(local)))

@@ -31,12 +31,13 @@ class LayoutSettings:
     fruit: tuple[str, ...]  # the study's fruit classes ...
     vegetable: tuple[str, ...]  # ... and vegetable classes (checked against the data later)
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any], task: str) -> "LayoutSettings":
-        return cls(
-            task=check_task(task),
-            image_size=P.whole(params, "layout.image_size", minimum=MIN_IMAGE_SIZE),
-            dedupe=P.flag(params, "layout.dedupe"),
-            fruit=_class_names(params, "classes.fruit"),
-            vegetable=_class_names(params, "classes.vegetable"),
-        )
+
+def layout_settings(params: dict[str, Any], task: str) -> LayoutSettings:
+    """Settings of layout@<task>."""
+    return LayoutSettings(
+        task=check_task(task),
+        image_size=P.whole(params, "layout.image_size", minimum=MIN_IMAGE_SIZE),
+        dedupe=P.flag(params, "layout.dedupe"),
+        fruit=_class_names(params, "classes.fruit"),
+        vegetable=_class_names(params, "classes.vegetable"),
+    )
