@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dvc.repo import Repo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "fruitveg"
 
 

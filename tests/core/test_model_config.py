@@ -1,0 +1,67 @@
+"""The models: block is checked in one place, with errors naming the setting."""
+
+import copy
+
+import pytest
+
+from fruitveg.core import params
+from fruitveg.core.model_config import model_config, model_configs
+
+CNN = {
+    "task": "multiclass", "arch": "cnn", "attention": "none", "lr": 1e-3, "epochs": 2,
+    "batch_size": 8, "optimizer": "adam", "dropout": 0.5,
+}  # fmt: skip
+P = {"seed": 1, "models": {"cnn": CNN, "cnn_se": CNN | {"attention": "se"}}}
+
+
+def test_every_model_in_order_with_its_settings() -> None:
+    cnn, cnn_se = model_configs(P)
+    assert (cnn.name, cnn_se.name) == ("cnn", "cnn_se")
+    assert cnn.lr == 1e-3 and cnn.weights is None and cnn.freeze_backbone is False
+    assert cnn.differs_only_in_attention(cnn_se)
+    other = model_config(P | {"models": {"x": CNN | {"attention": "se", "lr": 1e-4}}}, "x")
+    assert not cnn.differs_only_in_attention(other)
+    assert not cnn.differs_only_in_attention(cnn)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"lr": "fast"}, r"'models.cnn.lr' must be a number > 0, got 'fast'"),
+        ({"epochs": 0}, r"'models.cnn.epochs' must be a whole number >= 1, got 0"),
+        ({"arch": "vit"}, r"'models.cnn.arch' must be one of cnn, vgg16, resnet50; got 'vit'"),
+        ({"dropout": 1.0}, r"'models.cnn.dropout' must be a number >= 0 and < 1, got 1.0"),
+    ],
+)
+def test_bad_values_name_the_setting(change: dict, message: str) -> None:
+    bad = copy.deepcopy(P)
+    bad["models"]["cnn"] |= change
+    with pytest.raises(params.ParamError, match=message):
+        model_configs(bad)
+
+
+def test_unknown_and_unsafe_names() -> None:
+    with pytest.raises(params.ParamError, match=r"unknown model 'vgg' \(models: has cnn, cnn_se\)"):
+        model_config(P, "vgg")
+    for name in ("../x", "/tmp/x", "a b", ".hidden", ""):
+        with pytest.raises(params.ParamError, match="must be 1-64 letters, digits"):
+            model_config({"models": {name: CNN}}, name)
+
+
+def test_backbone_settings() -> None:
+    vgg = CNN | {"arch": "vgg16", "weights": "none", "freeze_backbone": True}
+    c = model_config({"models": {"vgg": vgg}}, "vgg")
+    assert c.weights is None and c.freeze_backbone is True
+    missing = vgg | {"weights": "no/such/file.h5"}
+    with pytest.raises(params.ParamError, match="'models.vgg.weights': no weights file at"):
+        model_config({"models": {"vgg": missing}}, "vgg")
+
+
+def test_seed_and_flags() -> None:
+    assert params.seed({"seed": 0}) == 0
+    for bad in ("abc", -1, True, 1.5):
+        with pytest.raises(params.ParamError, match=r"'seed' must be a whole number >= 0"):
+            params.seed({"seed": bad})
+    assert params.flag({"a": False}, "a") is False
+    with pytest.raises(params.ParamError, match=r"'a' must be one of true, false; got 1"):
+        params.flag({"a": 1}, "a")
