@@ -30,7 +30,8 @@ from PIL import Image  # noqa: E402
 
 from fruitveg.core import params as params_mod  # noqa: E402
 from fruitveg.data.classes import KAGGLE_CLASSES  # noqa: E402
-from fruitveg.models.builders import ModelSpec, build_model, classifier_head, cnn_body  # noqa: E402
+from fruitveg.models.blocks import classifier_head, cnn_body  # noqa: E402
+from fruitveg.models.build import ModelSpec, build_model  # noqa: E402
 from fruitveg.training.loop import compile_model, decoded, split_files, train_stream  # noqa: E402
 
 OUT = Path("bench/out")

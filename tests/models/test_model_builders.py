@@ -1,10 +1,11 @@
-"""Each builder's output and parameter count, and the attention blocks' arithmetic."""
+"""Each model's output and parameter count, and the attention blocks' arithmetic."""
 
 import keras
 import numpy as np
 import pytest
 
-from fruitveg.models.builders import ModelSpec, build_model, cbam_block, se_block
+from fruitveg.models.blocks import cbam_block, se_block
+from fruitveg.models.build import ModelSpec, build_model
 
 # keras.applications without the top, as published by Keras.
 VGG16_NOTOP = 14_714_688

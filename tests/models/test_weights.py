@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fruitveg.models.builders import ModelSpec, WeightsError, backbone, build_model
+from fruitveg.models.backbones import WeightsError, backbone
+from fruitveg.models.build import ModelSpec, build_model
 
 from .helpers import make_params, train_stage, write_layout, write_params
 

@@ -43,12 +43,8 @@ from fruitveg.core.atomic import atomic_dir, atomic_file, write_json
 from fruitveg.core.errors import PipelineError
 from fruitveg.core.model_config import model_config
 from fruitveg.core.params import ParamError, choice, flag
-from fruitveg.models.builders import (
-    ModelSpec,
-    WeightsError,
-    build_model,
-    min_image_size,
-)
+from fruitveg.models.backbones import WeightsError
+from fruitveg.models.build import ModelSpec, build_model, min_image_size
 
 AUTO_BOOL = ("auto", True, False)
 
