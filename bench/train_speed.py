@@ -29,10 +29,12 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from fruitveg.core import params as params_mod  # noqa: E402
+from fruitveg.core.model_config import model_configs  # noqa: E402
 from fruitveg.data.classes import KAGGLE_CLASSES  # noqa: E402
 from fruitveg.models.blocks import classifier_head, cnn_body  # noqa: E402
 from fruitveg.models.build import ModelSpec, build_model  # noqa: E402
-from fruitveg.training.loop import compile_model, decoded, split_files, train_stream  # noqa: E402
+from fruitveg.training.inputs import decoded, split_files, train_stream  # noqa: E402
+from fruitveg.training.loop import compile_model  # noqa: E402
 
 OUT = Path("bench/out")
 
@@ -121,7 +123,7 @@ def main() -> None:
     files, targets = split_files(layout, "train", labels)
     n, size = len(files), args.size
     steps = math.ceil(n / args.batch)
-    models = params_mod.get(params_mod.load(), "models")
+    models = {c.name: c for c in model_configs(params_mod.load())}
     names = args.models or list(models)
     if "cnn" not in names:  # the reference for the study's input path
         names.insert(0, "cnn")
@@ -132,12 +134,12 @@ def main() -> None:
     for name in names:
         cfg = models[name]
         spec = ModelSpec(
-            arch=cfg["arch"],
+            arch=cfg.arch,
             image_size=size,
-            n_labels=2 if cfg["task"] == "binary" else len(labels),
-            binary=cfg["task"] == "binary",
-            attention=cfg.get("attention", "none"),
-            freeze_backbone=bool(cfg.get("freeze_backbone", False)),
+            n_labels=2 if cfg.task == "binary" else len(labels),
+            binary=cfg.task == "binary",
+            attention=cfg.attention,
+            freeze_backbone=cfg.freeze_backbone,
         )
         model = build_model(spec)
         compile_model(model, "adam", 1e-4, spec.binary, jit=False)

@@ -15,10 +15,12 @@ def main() -> None:
     if len(sys.argv) != 2:
         raise PipelineError(USAGE)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ info lines
-    from fruitveg.core import params
-    from fruitveg.training import loop as training  # TensorFlow loads here, after the check
+    from fruitveg.core import params  # TensorFlow loads below, after the usage check
+    from fruitveg.training.loop import train
+    from fruitveg.training.settings import train_settings
 
-    summary = training.train(sys.argv[1], params.load())
+    settings = train_settings(params.load(), sys.argv[1])  # every setting checked, once
+    summary = train(settings)
     print(
         f"{summary['model']}: best epoch {summary['best_epoch']}/{summary['epochs']} "
         f"val_accuracy {summary['best_val_accuracy']:.4f}, {summary['params']:,} parameters, "

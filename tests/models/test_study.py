@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from dvc.utils.hydra import apply_overrides
 
 from fruitveg.core import params
-from fruitveg.training.loop import settings
+from fruitveg.training.settings import train_settings
 
 from .helpers import REPO, write_layout
 
@@ -28,14 +29,13 @@ def test_every_study_setting_names_an_existing_parameter() -> None:
         params.get(current, key)  # raises ParamError naming a misspelt key
 
 
-def test_dry_run_prints_one_named_experiment() -> None:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "study" / "run.py"), "--dry-run", "--name", "study-x"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    args = shlex.split(done.stdout)
+def test_dry_run_prints_one_named_experiment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["study/run.py", "--dry-run", "--name", "study-x"])
+    monkeypatch.setattr(subprocess, "run", None)  # a dry run starts nothing
+    assert study_run.main() == 0
+    args = shlex.split(capsys.readouterr().out)
     assert args == command("study-x", flatten(yaml.safe_load(STUDY.read_text())))
     assert args[:5] == ["dvc", "exp", "run", "--name", "study-x"]
     assert "models.vgg16.lr=1e-05" in args and 'models.vgg16.weights="imagenet"' in args
@@ -51,7 +51,8 @@ def test_applied_by_dvc_the_settings_train_every_model_as_the_study(repo: Path) 
         write_layout(repo, task, labels, {"train": 1, "validation": 1}, size=256)
     study_lr = {"vgg16": 1e-5, "vgg16_attention": 1e-5}
     for model in p["models"]:
-        s = settings(model, p)
-        assert (s.epochs, s.image_size, s.lr) == (25, 256, study_lr.get(model, 1e-4)), model
-        assert s.weights == (None if s.arch == "cnn" else "imagenet")
-        assert not s.freeze_backbone
+        s = train_settings(p, model)
+        m = s.model
+        assert (m.epochs, s.layout.image_size, m.lr) == (25, 256, study_lr.get(model, 1e-4)), model
+        assert m.weights == (None if m.arch == "cnn" else "imagenet")
+        assert not m.freeze_backbone

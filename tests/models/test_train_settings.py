@@ -6,7 +6,7 @@ import pytest
 
 from fruitveg.core.errors import PipelineError
 from fruitveg.core.params import ParamError
-from fruitveg.training.loop import settings
+from fruitveg.training.settings import train_settings
 
 from .helpers import make_params, train_stage, write_layout, write_params
 
@@ -21,11 +21,34 @@ def layouts(repo: Path) -> Path:
 
 
 def test_good_settings_read_labels_and_size_from_the_layout(layouts: Path) -> None:
-    s = settings("vgg16_attention", make_params())
-    assert s.labels == LABELS
-    assert s.image_size == 32
-    assert (s.arch, s.attention, s.weights, s.lr) == ("vgg16", "se", None, 1e-3)
-    assert settings("binary_cnn", make_params()).labels == ("fruit", "vegetable")
+    s = train_settings(make_params(), "vgg16_attention")
+    assert s.layout.labels == LABELS
+    assert s.layout.image_size == 32
+    assert s.layout.root == Path("data/layouts/multiclass")
+    assert (s.model.arch, s.model.attention, s.model.weights, s.model.lr) == (
+        "vgg16",
+        "se",
+        None,
+        1e-3,
+    )
+    assert (s.seed, s.train.distribute, s.train.augment) == (7, "auto", False)
+    spec = s.spec()
+    assert (spec.arch, spec.image_size, spec.n_labels, spec.binary) == ("vgg16", 32, 3, False)
+    binary = train_settings(make_params(), "binary_cnn")
+    assert binary.layout.labels == ("fruit", "vegetable")
+    assert binary.binary and binary.spec().binary
+
+
+def test_settings_are_frozen(layouts: Path) -> None:
+    s = train_settings(make_params(), "cnn")
+    with pytest.raises(AttributeError):
+        s.seed = 1  # type: ignore[misc]
+
+
+def test_a_binary_layout_needs_two_labels(repo: Path) -> None:
+    write_layout(repo, "binary", ("fruit", "vegetable", "nut"), {"train": 1, "validation": 1})
+    with pytest.raises(PipelineError, match="a binary layout needs 2 labels"):
+        train_settings(make_params(), "binary_cnn")
 
 
 @pytest.mark.parametrize(
@@ -46,43 +69,44 @@ def test_good_settings_read_labels_and_size_from_the_layout(layouts: Path) -> No
 )
 def test_bad_model_settings(layouts: Path, changes: dict, message: str) -> None:
     with pytest.raises(ParamError, match=message.replace("(", r"\(")):
-        settings("cnn", make_params(cnn=changes))
+        train_settings(make_params(cnn=changes), "cnn")
 
 
 def test_unknown_model(layouts: Path) -> None:
     with pytest.raises(ParamError, match="unknown model 'cnn2'.*cnn_attention"):
-        settings("cnn2", make_params())
+        train_settings(make_params(), "cnn2")
 
 
 @pytest.mark.parametrize("model", ["vgg16", "resnet50_attention"])
 def test_image_size_below_a_backbones_minimum(repo: Path, model: str) -> None:
     write_layout(repo, "multiclass", LABELS, {"train": 1, "validation": 1}, size=24)
     with pytest.raises(ParamError, match="'layout.image_size' is 24 px .* below the 32 px"):
-        settings(model, make_params())
-    settings("cnn", make_params())  # 24 px is enough for the CNN
+        train_settings(make_params(), model)
+    train_settings(make_params(), "cnn")  # 24 px is enough for the CNN
 
 
 def test_missing_layout(repo: Path) -> None:
     with pytest.raises(PipelineError, match=r"data/layouts/multiclass/train: layout missing"):
-        settings("cnn", make_params())
+        train_settings(make_params(), "cnn")
 
 
 def test_missing_weights_file(layouts: Path) -> None:
     with pytest.raises(ParamError, match="'models.vgg16.weights': no weights file at 'w.h5'"):
-        settings("vgg16", make_params(vgg16={"weights": "w.h5"}))
+        train_settings(make_params(vgg16={"weights": "w.h5"}), "vgg16")
 
 
 def test_bad_shared_training_settings(layouts: Path) -> None:
     p = make_params()
     p["train"]["distribute"] = "tpu"
     with pytest.raises(ParamError, match="'train.distribute' must be one of auto, none, mirrored"):
-        settings("cnn", p)
+        train_settings(p, "cnn")
     p = make_params()
     p["train"]["mixed_precision"] = "yes"
     with pytest.raises(ParamError, match="'train.mixed_precision' must be one of auto, true"):
-        settings("cnn", p)
+        train_settings(p, "cnn")
 
 
+@pytest.mark.slow  # the stage script as DVC runs it
 def test_entry_point_stops_before_training_with_one_line(layouts: Path) -> None:
     write_params(layouts, make_params(resnet50={"lr": -1}))
     done = train_stage(layouts, "resnet50", check=False)

@@ -1,4 +1,8 @@
-"""Training for real on tiny layouts: outputs, determinism, the mirrored path."""
+"""Training for real on tiny layouts, in-process: outputs, determinism, resume, inputs.
+
+The mirrored strategy needs logical devices set before TensorFlow starts, so that test
+alone runs in a fresh interpreter.
+"""
 
 import csv
 import json
@@ -10,11 +14,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
-from fruitveg.core.paths import HISTORY_COLUMNS
+from fruitveg.core import history
+from fruitveg.training import callbacks
 from fruitveg.training.loop import train
+from fruitveg.training.settings import train_settings
 
-from .helpers import env, history_values, make_params, train_stage, write_layout, write_params
+from .helpers import env, history_values, make_params, write_layout, write_params
 
 LABELS = ("apple", "banana", "corn")
 
@@ -26,7 +33,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def test_one_epoch_of_cnn_writes_every_output(repo: Path) -> None:
     write_layout(repo, "multiclass", LABELS, {"train": 4, "validation": 2})
-    summary = train("cnn", make_params(), verbose=False)
+    summary = train(train_settings(make_params(), "cnn"), verbose=False)
     assert summary["epochs"] == summary["best_epoch"] == 1
 
     model = keras.saving.load_model(repo / "data/models/cnn/model.keras")  # no custom objects
@@ -38,13 +45,15 @@ def test_one_epoch_of_cnn_writes_every_output(repo: Path) -> None:
     assert model.dtype_policy.name == "float32"
 
     with (repo / "plots/history/cnn.csv").open(newline="") as fh:
-        assert next(csv.reader(fh)) == list(HISTORY_COLUMNS)
+        assert next(csv.reader(fh)) == list(history.COLUMNS)
     (row,) = read_csv(repo / "plots/history/cnn.csv")
     start, end = (datetime.fromisoformat(row[k]) for k in ("start_time", "end_time"))
     assert start.utcoffset().total_seconds() == 0 and start < end
     assert row["start_time"].endswith("+00:00") and len(row["start_time"]) == 32
     assert row["epoch"] == "1" and float(row["learning_rate"]) == 1e-3
     assert float(row["val_accuracy"]) == summary["best_val_accuracy"]
+    (epoch,) = history.read(repo / "plots/history/cnn.csv")
+    assert summary["train_seconds"] == round(epoch.seconds, 3)
 
     live = json.loads((repo / "metrics/train/cnn/metrics.json").read_text())
     assert live["eval"]["accuracy"] == float(row["val_accuracy"])
@@ -56,7 +65,7 @@ def test_one_epoch_of_cnn_writes_every_output(repo: Path) -> None:
 
 def test_binary_cnn_outputs_p_of_vegetable(repo: Path) -> None:
     write_layout(repo, "binary", ("fruit", "vegetable"), {"train": 4, "validation": 2})
-    train("binary_cnn", make_params(), verbose=False)
+    train(train_settings(make_params(), "binary_cnn"), verbose=False)
     model = keras.saving.load_model(repo / "data/models/binary_cnn/model.keras")
     labels = json.loads((repo / "data/models/binary_cnn/labels.json").read_text())
     assert labels == ["fruit", "vegetable"]
@@ -66,31 +75,81 @@ def test_binary_cnn_outputs_p_of_vegetable(repo: Path) -> None:
     assert np.all((p > 0) & (p < 1))
 
 
+@pytest.mark.slow  # VGG16: about ten seconds on two cores
 def test_backbone_with_cbam_trains_from_raw_pixels(repo: Path) -> None:
     write_layout(repo, "multiclass", LABELS, {"train": 2, "validation": 1})
     p = make_params(vgg16_attention={"attention": "cbam", "batch_size": 3})
-    summary = train("vgg16_attention", p, verbose=False)
+    summary = train(train_settings(p, "vgg16_attention"), verbose=False)
     model = keras.saving.load_model(repo / "data/models/vgg16_attention/model.keras")
     assert summary["params"] == model.count_params()
     assert any("cbam" in layer.name for layer in model.layers)
     assert len(read_csv(repo / "plots/history/vgg16_attention.csv")) == 1
 
 
-def test_two_runs_give_identical_histories(tmp_path: Path) -> None:
+def two_epochs_with_random_layers() -> dict:
     p = make_params(cnn={"epochs": 2, "dropout": 0.5})
     p["train"]["augment"] = True  # random layers too, not only dropout and the shuffle
+    return p
+
+
+def test_two_runs_give_identical_histories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     runs = []
     for name in ("one", "two"):
         root = tmp_path / name
         write_layout(root, "multiclass", LABELS, {"train": 5, "validation": 2})
-        write_params(root, p)
-        out = train_stage(root, "cnn")
-        assert "cnn epoch 2/2: loss" in out.stdout  # one concise line per epoch off a TTY
+        monkeypatch.chdir(root)
+        train(train_settings(two_epochs_with_random_layers(), "cnn"))  # stdout: not a TTY
+        assert "cnn epoch 2/2: loss" in capsys.readouterr().out  # one concise line an epoch
         runs.append(history_values(root / "plots/history/cnn.csv"))
     assert len(runs[0]) == 3
     assert runs[0] == runs[1]
 
 
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in train() catches it."""
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """In-process; tests/models/test_resume_dvc.py does it with SIGKILL under dvc repro."""
+    p = two_epochs_with_random_layers()
+    for name in ("whole", "killed"):
+        write_layout(tmp_path / name, "multiclass", LABELS, {"train": 5, "validation": 2})
+    monkeypatch.chdir(tmp_path / "whole")
+    train(train_settings(p, "cnn"), verbose=False)
+    reference = history_values(tmp_path / "whole/plots/history/cnn.csv")
+
+    monkeypatch.chdir(tmp_path / "killed")
+    begin = callbacks.EpochSeeds.on_epoch_begin
+
+    def die_at_epoch_2(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == 1:  # epoch 1 and its backup are written; EpochSeeds runs first
+            raise Killed
+        begin(self, epoch, logs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(callbacks.EpochSeeds, "on_epoch_begin", die_at_epoch_2)
+        with pytest.raises(Killed):
+            train(train_settings(p, "cnn"), verbose=False)
+    assert len(history.read(Path("plots/history/cnn.csv"))) == 1
+    assert Path("data/train_backup/cnn/keras/training_metadata.json").exists()
+    capsys.readouterr()
+
+    summary = train(train_settings(p, "cnn"), verbose=False)
+    out = capsys.readouterr().out
+    assert "resuming after epoch 1 from data/train_backup/cnn" in out
+    assert "cnn epoch 1/2" not in out and "cnn epoch 2/2" in out
+    assert history_values(Path("plots/history/cnn.csv")) == reference
+    assert summary["epochs"] == 2
+    live = json.loads(Path("metrics/train/cnn/metrics.json").read_text())
+    assert live["step"] == 1  # the replayed epoch and the trained one
+    assert not Path("data/train_backup").exists()
+
+
+@pytest.mark.slow  # a fresh interpreter: logical devices must exist before TensorFlow starts
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path: Path) -> None:
     write_layout(tmp_path, "multiclass", LABELS, {"train": 4, "validation": 2})
     p = make_params(cnn={"batch_size": 4})
@@ -104,8 +163,9 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path: Path) -> None:
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
         from fruitveg.core import params
-        from fruitveg.training import loop as training
-        print(training.train("cnn", params.load(), verbose=False))
+        from fruitveg.training.loop import train
+        from fruitveg.training.settings import train_settings
+        print(train(train_settings(params.load(), "cnn"), verbose=False))
         """
     )
     done = subprocess.run(
@@ -126,7 +186,7 @@ def test_training_sees_the_pixels_evaluation_reads(tmp_path: Path) -> None:
     """tf.data must decode layout JPEGs exactly as Pillow does in evaluation."""
     from PIL import Image
 
-    from fruitveg.training.loop import decoded, split_files
+    from fruitveg.training.inputs import decoded, split_files
 
     layout = write_layout(tmp_path, "multiclass", LABELS, {"test": 3}, size=48)
     files, targets = split_files(layout, "test", LABELS)

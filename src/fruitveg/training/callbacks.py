@@ -1,0 +1,98 @@
+"""The Keras callbacks of a training run that are the pipeline's own."""
+
+import math
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from fruitveg.core import history
+from fruitveg.core.history import Epoch
+from fruitveg.training.settings import TrainSettings
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _as_float32(value: Any) -> float:
+    # The optimizer keeps the rate as float32; print it as the number params.yaml gave.
+    return float(str(np.float32(value)))
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """Per-epoch history rows, written to the backup and the published CSV every epoch.
+
+    It also adds the learning rate to the epoch's logs (for dvclive) and, when stdout is
+    not a terminal, prints one concise line per epoch.
+    """
+
+    def __init__(
+        self, s: TrainSettings, rows: list[Epoch], targets: list[Path], concise: bool
+    ) -> None:
+        super().__init__()
+        self.s = s
+        self.rows = rows
+        self.targets = targets
+        self.concise = concise
+        self._start = ""
+        self._t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch != len(self.rows):  # Keras fell back to an older backup than the one read
+            raise RuntimeError(
+                f"{self.s.name}: resumed at epoch {epoch + 1}, but the history kept holds "
+                f"{len(self.rows)} epochs; the backup has changed, run the stage again"
+            )
+        self._start = _now()
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
+        lr = _as_float32(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        logs["learning_rate"] = lr
+        row = Epoch(
+            epoch=epoch + 1,
+            start_time=self._start,
+            end_time=_now(),
+            loss=float(logs["loss"]),
+            accuracy=float(logs["accuracy"]),
+            val_loss=float(logs["val_loss"]),
+            val_accuracy=float(logs["val_accuracy"]),
+            learning_rate=lr,
+        )
+        best = max((r.val_accuracy for r in self.rows), default=-math.inf)
+        self.rows.append(row)
+        for target in self.targets:
+            history.write(target, self.rows)
+        if self.concise:
+            mark = "  *best" if row.val_accuracy > best else ""
+            print(
+                f"{self.s.name} epoch {epoch + 1}/{self.s.model.epochs}: loss {row.loss:.4f} "
+                f"accuracy {row.accuracy:.4f} val_loss {row.val_loss:.4f} "
+                f"val_accuracy {row.val_accuracy:.4f} lr {lr:g} "
+                f"{time.perf_counter() - self._t0:.1f}s{mark}",
+                flush=True,
+            )
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Set every random layer's seed state from the epoch number at the start of each epoch.
+
+    Dropout and augmentation draw from SeedGenerator states that Keras does not save with
+    the weights; a resumed run would otherwise restart them and differ from an uninterrupted
+    one. Keyed by (initial seed, epoch), epoch e draws the same numbers either way.
+    """
+
+    STEP_SPAN = 2**20  # counter values reserved per epoch (calls per epoch stay far below)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._states = [v for v in self.model.variables if "seed_generator_state" in v.path]
+        self._initial = [np.array(keras.ops.convert_to_numpy(v))[0] for v in self._states]
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        for state, seed in zip(self._states, self._initial, strict=True):
+            state.assign(np.array([seed, epoch * self.STEP_SPAN], dtype=state.dtype))

@@ -1,0 +1,42 @@
+"""Where and how a model trains: seeds, op determinism, precision policy, strategy."""
+
+import contextlib
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+
+from fruitveg.training.settings import TrainSettings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    strategy: tf.distribute.Strategy
+    device: str
+    mixed_precision: bool
+    jit_compile: bool
+
+
+def configure_runtime(s: TrainSettings) -> Runtime:
+    """Seeds, op determinism, precision policy and the distribution strategy."""
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        # RuntimeError: already initialised, e.g. by an earlier train() in this process.
+        with contextlib.suppress(RuntimeError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    keras.utils.set_random_seed(s.seed)
+    tf.config.experimental.enable_op_determinism()
+    options = s.train
+    mixed = bool(gpus) if options.mixed_precision == "auto" else bool(options.mixed_precision)
+    jit = bool(gpus) if options.jit_compile == "auto" else bool(options.jit_compile)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+
+    logical_gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    if options.distribute == "mirrored" or (options.distribute == "auto" and len(logical_gpus) > 1):
+        # On a machine without GPUs, 'mirrored' spreads over the logical CPU devices.
+        devices = logical_gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy: tf.distribute.Strategy = tf.distribute.MirroredStrategy(devices)
+    else:
+        strategy = tf.distribute.get_strategy()
+    device = f"{len(gpus)} GPU" if gpus else "CPU"
+    return Runtime(strategy, device, mixed, jit)
