@@ -1,8 +1,9 @@
 """End to end: `dvc repro` of the whole pipeline in a fresh copy of the repository.
 
 Runs on a tiny configuration (a few images per class, small images, one epoch), then
-checks that a second run changes nothing and that a layout setting reruns only the
-layouts and what depends on them.
+checks that a second run changes nothing, that a layout setting reruns only the layouts
+and what depends on them, and that an eighth model is one block of params.yaml: it trains,
+is evaluated, enters the report's table and paired tests and every chart of `dvc plots`.
 """
 
 import json
@@ -21,13 +22,18 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.pipeline
 
 
-def sh(cwd: Path, *args: str) -> str:
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "DVC_SITE_CACHE_DIR": str(cwd / ".dvc" / "tmp" / "site_cache"),
     }
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def sh(cwd: Path, *args: str) -> str:
+    done = run(cwd, *args)
     return done.stdout + done.stderr
 
 
@@ -88,3 +94,39 @@ def test_image_size_reruns_only_layouts_and_dependants(repo: Path) -> None:
     img = next((repo / "data" / "layouts" / "multiclass" / "test").rglob("*.jpg"))
     with Image.open(img) as im:
         assert im.size == (40, 40)
+
+
+def test_an_eighth_model_is_one_params_block(repo: Path, tmp_path: Path) -> None:
+    sh(repo, "dvc", "repro")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    models = params["models"]
+    models["cnn_cbam"] = {**models["cnn"], "attention": "cbam"}  # params.yaml only
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    rerun = ran(sh(repo, "dvc", "repro"))
+    assert {"train@cnn_cbam", "evaluate@cnn_cbam", "report"} <= rerun
+    assert {s for s in rerun if s.startswith(("train@", "evaluate@"))} == {
+        "train@cnn_cbam", "evaluate@cnn_cbam"
+    }  # fmt: skip
+
+    report = json.loads((repo / "metrics" / "report.json").read_text())
+    assert [r["model"] for r in report["models"]] == list(models)
+    pairs = [(t["a"], t["b"]) for t in report["paired_tests"]]
+    assert pairs[:3] == [("cnn", "cnn_attention"), ("cnn", "cnn_cbam"),
+                         ("cnn_attention", "cnn_cbam")]  # fmt: skip
+    markdown = (repo / "metrics" / "report.md").read_text()
+    assert "\n| cnn_cbam | multiclass |" in markdown and "\n| cnn | cnn_cbam |" in markdown
+
+    shown = json.loads(run(repo, "dvc", "plots", "show", "--json", "-o", str(tmp_path)).stdout)
+    plots = shown["data"]
+
+    def drawn(plot_id: str) -> set[str]:
+        (plot,) = plots[plot_id]
+        return {point["model"] for point in plot["content"]["data"]["values"]}
+
+    for plot_id in ("loss", "val_loss", "accuracy", "val_accuracy", "confusion"):
+        assert drawn(plot_id) == set(models), plot_id
+    for name in models:
+        for picture in ("confusion.png", "curves.png"):
+            assert plots[f"plots/eval/{name}/{picture}"][0]["type"] == "image"
+    assert plots["plots/eval/binary_cnn/roc.csv"][0]["type"] == "vega"
+    assert "plots/eval/binary_cnn/roc.png" in plots
