@@ -1,6 +1,7 @@
 """Tiny layouts, settings and subprocess helpers for the model and training tests.
 
-CPU is scarce (2 cores shared): every layout here is a few dozen small JPEGs.
+CPU is scarce (2 cores shared): every layout here is a few dozen small JPEGs, and tests
+train in-process unless the subprocess is what they test.
 """
 
 import copy
@@ -18,7 +19,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_SCRIPT = REPO / "stages" / "train.py"
 
-# The contract's models: section, shrunk: tiny batches and one epoch unless a test says so.
+# params.yaml's models: section, shrunk: tiny batches and one epoch unless a test says so.
 MODELS: dict[str, dict[str, Any]] = {
     "binary_cnn": {"task": "binary", "arch": "cnn", "attention": "none"},
     "cnn": {"task": "multiclass", "arch": "cnn", "attention": "none"},

@@ -2,56 +2,60 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .helpers import TRAIN_SCRIPT, env, history_values, make_params, run, write_layout, write_params
+import pytest
+import yaml
 
-# The train stage as the pipeline declares it (the lead's dvc.yaml), for one model here.
-DVC_YAML = """\
-stages:
-  train:
-    foreach: ${{models}}
-    do:
-      cmd: {python} {script} ${{key}}
-      deps:
-        - data/layouts/${{item.task}}
-      params:
-        - seed
-        - train
-        - models.${{key}}
-      outs:
-        - data/models/${{key}}
-        - plots/history/${{key}}.csv:
-            cache: false
-        - metrics/train/${{key}}:
-            cache: false
-metrics:
-  - metrics/train/cnn/metrics.json
-"""
+from .helpers import REPO, env, history_values, make_params, run, write_layout, write_params
+
+pytestmark = pytest.mark.slow  # dvc repro in subprocesses, three epochs trained twice
+
+
+def train_stage() -> dict:
+    """The train stage exactly as dvc.yaml declares it: command, code deps, params, outs."""
+    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["train"]
 
 
 def make_repo(root: Path) -> None:
+    """A git + DVC repository holding the train stage, its code and one tiny model."""
     root.mkdir()
     run(root, "git", "init", "-q")
     run(root, "git", "config", "user.email", "test@example.com")
     run(root, "git", "config", "user.name", "test")
     run(root, sys.executable, "-m", "dvc", "init", "-q")
+    stage = train_stage()
+    for dep in stage["do"]["deps"]:
+        if "${" in dep:  # the layout, written below
+            continue
+        (root / dep).parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / dep).is_dir():
+            shutil.copytree(REPO / dep, root / dep, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(REPO / dep, root / dep)
+    shutil.copy2(REPO / ".dvcignore", root / ".dvcignore")  # no bytecode in the code deps
     # ~90 small steps an epoch: long enough to be killed inside an epoch, short to run.
     write_layout(root, "multiclass", ("a", "b", "c"), {"train": 60, "validation": 6}, size=40)
     p = make_params(cnn={"epochs": 3, "batch_size": 2})
     p["models"] = {"cnn": p["models"]["cnn"]}
     write_params(root, p)
-    (root / "dvc.yaml").write_text(DVC_YAML.format(python=sys.executable, script=TRAIN_SCRIPT))
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": stage}}, sort_keys=False))
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "tiny pipeline")
 
 
+def code_env(root: Path) -> dict[str, str]:
+    """The stage imports the package copied into `root`: only the code its deps name."""
+    return {"PYTHONPATH": str(root / "src")}
+
+
 def dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return run(root, sys.executable, "-m", "dvc", *args)
+    return run(root, sys.executable, "-m", "dvc", *args, **code_env(root))
 
 
 def history_rows(path: Path) -> int:
@@ -74,7 +78,7 @@ def test_sigkill_mid_epoch_then_repro_resumes_to_the_same_history(tmp_path: Path
         proc = subprocess.Popen(
             [sys.executable, "-m", "dvc", "repro", "--force"],
             cwd=root,
-            env=env(root),
+            env=env(root, **code_env(root)),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

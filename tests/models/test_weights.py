@@ -41,6 +41,7 @@ def test_a_file_for_another_backbone_is_refused_with_its_path(tmp_path: Path) ->
         build_model(ModelSpec("vgg16", 32, 36, weights=str(path)))
 
 
+@pytest.mark.slow  # the stage script, in a process of its own with no way to the network
 def test_imagenet_offline_stops_at_once_saying_what_to_do(tmp_path: Path) -> None:
     write_layout(tmp_path, "multiclass", ("a", "b"), {"train": 2, "validation": 1})
     write_params(tmp_path, make_params(vgg16={"weights": "imagenet"}))
