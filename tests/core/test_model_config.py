@@ -19,8 +19,10 @@ def test_every_model_in_order_with_its_settings() -> None:
     assert (cnn.name, cnn_se.name) == ("cnn", "cnn_se")
     assert cnn.lr == 1e-3 and cnn.weights is None and cnn.freeze_backbone is False
     assert cnn.differs_only_in_attention(cnn_se)
-    other = model_config(P | {"models": {"x": CNN | {"attention": "se", "lr": 1e-4}}}, "x")
-    assert not cnn.differs_only_in_attention(other)
+    faster = model_config(P | {"models": {"x": CNN | {"attention": "se", "lr": 1e-4}}}, "x")
+    assert cnn.differs_only_in_attention(faster)  # a learning-rate experiment keeps its pair
+    wider = model_config(P | {"models": {"x": CNN | {"attention": "se", "dropout": 0.2}}}, "x")
+    assert not cnn.differs_only_in_attention(wider)
     assert not cnn.differs_only_in_attention(cnn)
 
 

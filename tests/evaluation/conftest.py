@@ -45,8 +45,8 @@ def model_block(task: str, arch: str = "cnn", attention: str = "none", lr: str =
 
 def config(name: str, task: str = "multiclass", arch: str = "cnn", **changes) -> ModelConfig:
     """A model's settings as core.model_config reads them from a block like model_block's."""
-    fields = dict(attention="none", lr=1e-4, epochs=2, batch_size=8, optimizer="adam")
-    return ModelConfig(name=name, task=task, arch=arch, dropout=0.5, **(fields | changes))
+    fields = dict(attention="none", lr=1e-4, epochs=2, batch_size=8, optimizer="adam", dropout=0.5)
+    return ModelConfig(name=name, task=task, arch=arch, **(fields | changes))
 
 
 @pytest.fixture

@@ -169,16 +169,19 @@ def test_pairs_of_the_study_follow_from_the_models_settings():
     assert math.isclose(mcnemar_exact([True], [False])[2], 1.0)
 
 
-def test_derived_pairs_put_the_attention_free_model_first_and_need_equal_settings():
+def test_derived_pairs_put_the_attention_free_model_first_and_need_the_same_network():
     se = config("small_se", attention="se")
     plain = config("small", attention="none")
     other_lr = config("small_fast", attention="none", lr=1e-3)
+    wider = config("small_wide", attention="none", dropout=0.2)
     binary = config("binary_se", task="binary", attention="se")
     vgg = config("vgg", arch="vgg16", weights=None, lr=1e-5)
     vgg_binary = config("vgg_binary", task="binary", arch="vgg16")
-    # small_fast differs in lr too; binary_se in task; the backbone pairs need no equal lr.
-    assert derived_pairs([se, other_lr, binary, plain, vgg, vgg_binary]) == [
-        ("small", "small_se"), ("small_fast", "vgg"), ("small", "vgg")
+    # A learning rate is a training setting, not the network: small_fast keeps its pair.
+    # small_wide differs in dropout, binary_se in task; the backbone pairs need no equal lr.
+    assert derived_pairs([se, other_lr, wider, binary, plain, vgg, vgg_binary]) == [
+        ("small_fast", "small_se"), ("small", "small_se"),
+        ("small_fast", "vgg"), ("small_wide", "vgg"), ("small", "vgg"),
     ]  # fmt: skip
 
 

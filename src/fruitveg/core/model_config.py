@@ -34,9 +34,14 @@ class ModelConfig:
     freeze_backbone: bool = False
 
     def differs_only_in_attention(self, other: "ModelConfig") -> bool:
-        mine = {k: v for k, v in vars(self).items() if k not in ("name", "attention")}
-        theirs = {k: v for k, v in vars(other).items() if k not in ("name", "attention")}
-        return mine == theirs and self.attention != other.attention
+        """The same network on the same task apart from the attention block.
+
+        Training settings (lr, epochs, batch size, optimizer) may differ, so a learning-rate
+        experiment on one model keeps its paired test.
+        """
+        network = ("task", "arch", "dropout", "weights", "freeze_backbone")
+        same = all(getattr(self, k) == getattr(other, k) for k in network)
+        return same and self.attention != other.attention
 
 
 def _weights(params: dict[str, Any], key: str) -> str | None:

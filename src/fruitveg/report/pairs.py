@@ -12,14 +12,14 @@ from fruitveg.core.model_config import BACKBONES, ModelConfig
 def derived_pairs(models: Sequence[ModelConfig]) -> list[tuple[str, str]]:
     """The study's comparisons, as (A, B) name pairs in params.yaml's order.
 
-    First each model against every model of the same task that differs from it only in
+    First each model against every model of the same network that differs from it only in
     attention (the attention-free one is A; otherwise the one listed first), then each
     attention-free CNN against each attention-free backbone model of the same task.
     """
     pairs = []
     for i, a in enumerate(models):
         for b in models[i + 1 :]:
-            if a.differs_only_in_attention(b):  # the same task and everything else but this
+            if a.differs_only_in_attention(b):  # same task and network, other attention
                 first, second = (b, a) if b.attention == "none" else (a, b)
                 pairs.append((first.name, second.name))
     plain = [m for m in models if m.attention == "none"]
