@@ -40,21 +40,8 @@ def model_dir(model: str) -> Path:
     return MODELS / model
 
 
-# Columns of a per-epoch history: written by training, pushed by push_db, drawn by plots.
-HISTORY_COLUMNS = (
-    "epoch",
-    "start_time",
-    "end_time",
-    "loss",
-    "accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-)
-
-
 def history_csv(model: str) -> Path:
-    """Per-epoch history of one model (epoch, times, losses, accuracies, learning rate)."""
+    """Per-epoch history of one model; its columns are fruitveg.core.history's."""
     return PLOTS / "history" / f"{model}.csv"
 
 
