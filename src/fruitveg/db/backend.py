@@ -29,18 +29,7 @@ VALUE_COLUMNS = (
 )
 COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
 # What show_logs prints, in order.
-SHOWN_COLUMNS = (
-    "model_name",
-    "epoch",
-    "start_time",
-    "end_time",
-    "train_accuracy",
-    "val_accuracy",
-    "train_loss",
-    "val_loss",
-    "learning_rate",
-    "run",
-)
+SHOWN_COLUMNS = ("model_name", "epoch", *VALUE_COLUMNS[:7], "run")  # start_time .. learning_rate
 MAX_RUN = 191  # 191 utf8mb4 characters = 764 bytes: fits InnoDB's 767-byte key column limit
 
 
