@@ -2,7 +2,7 @@
 
 Usage: python stages/evaluate.py <model>   (from the repository root)
 Reads params.yaml: models.<model>, evaluate.batch_size, evaluate.bootstrap_resamples,
-evaluate.threshold, seed.
+evaluate.threshold, evaluate.ece_bins, seed.
 """
 
 import os
@@ -24,9 +24,10 @@ def main() -> None:
     settings = evaluate_settings(params.load(), sys.argv[1])  # every setting checked, once
     m = evaluate(settings)
     print(
-        f"evaluate@{settings.name}: test accuracy {100 * m['accuracy']:.2f} % (95 % CI "
+        f"evaluate@{settings.name}: test accuracy {100 * m['accuracy']:.2f} % (95 % exact CI "
         f"{100 * m['accuracy_ci_low']:.2f}-{100 * m['accuracy_ci_high']:.2f}) on {m['n_test']} "
-        f"images, loss {m['loss']:.4f}, macro F1 {m['f1_macro']:.4f}"
+        f"images, balanced {100 * m['balanced_accuracy']:.2f} %, loss {m['loss']:.4f}, "
+        f"macro F1 {m['f1_macro']:.4f}, ECE {m['ece']:.4f}"
     )
 
 

@@ -62,7 +62,7 @@ def colour_model(n_out: int, activation: str) -> tuple[keras.Model, keras.layers
     return keras.Model(inputs, dense(x)), dense
 
 
-def make_multiclass(root: Path, name: str = "cnn") -> None:
+def make_multiclass(root: Path, name: str = "cnn", scale: float = SCALE) -> None:
     labels = sorted(PROTOTYPES)
     for label in labels:
         for i in range(3):
@@ -71,16 +71,16 @@ def make_multiclass(root: Path, name: str = "cnn") -> None:
     # logit_k = s * (2 p_k . x - |p_k|^2): the nearest prototype wins.
     model, dense = colour_model(len(labels), "softmax")
     p = np.array([PROTOTYPES[label] for label in labels]).T
-    dense.set_weights([2 * SCALE * p, -SCALE * (p**2).sum(axis=0)])
+    dense.set_weights([2 * scale * p, -scale * (p**2).sum(axis=0)])
     save_model(root, name, model, labels)
 
 
-def make_binary(root: Path) -> None:
+def make_binary(root: Path, scale: float = SCALE) -> None:
     for label, greys in GREYS.items():
         for i, g in enumerate(greys):
             save_image(root / f"data/layouts/binary/test/{label}/{label}_{i}.jpg", (g, g, g))
     model, dense = colour_model(1, "sigmoid")
-    dense.set_weights([np.full((3, 1), SCALE / 3), np.array([-SCALE * 0.5])])
+    dense.set_weights([np.full((3, 1), scale / 3), np.array([-scale * 0.5])])
     save_model(root, "binary_cnn", model, ["fruit", "vegetable"])
 
 
@@ -104,6 +104,9 @@ def test_multiclass_evaluation_writes_every_output(tmp_path, monkeypatch):
     assert metrics["n_test"] == 12
     assert metrics["params"] == 3 * 4 + 4
     assert metrics["accuracy_ci_low"] < metrics["accuracy"] <= metrics["accuracy_ci_high"] <= 1
+    assert metrics["balanced_accuracy"] == pytest.approx((1 + 1 + 1 + 2 / 3) / 4, abs=1e-6)
+    assert metrics["f1_macro_ci_low"] <= metrics["f1_macro"] <= metrics["f1_macro_ci_high"]
+    assert 0 <= metrics["ece"] <= 1 and metrics["ece_bins"] == 15
     assert metrics["top3_accuracy"] == 1.0
     assert metrics["images_per_s"] > 0 and metrics["latency_ms"] > 0
     assert "roc_auc" not in metrics
@@ -111,6 +114,8 @@ def test_multiclass_evaluation_writes_every_output(tmp_path, monkeypatch):
     predictions = read_csv(Path("metrics/eval/cnn_predictions.csv"))
     wrong = [r for r in predictions if r["actual"] != r["predicted"]]
     assert len(predictions) == 12
+    assert list(predictions[0]) == ["path", "actual", "predicted", "confidence",
+                                    *(f"p_{label}" for label in sorted(PROTOTYPES))]  # fmt: skip
     assert [(r["path"], r["actual"], r["predicted"]) for r in wrong] == [
         ("sweetcorn/sweetcorn 2.jpg", "sweetcorn", "corn")
     ]
@@ -155,6 +160,39 @@ def test_binary_evaluation_has_roc_auc_threshold_and_curve(tmp_path, monkeypatch
     assert [r["path"] for r in wrong] == ["fruit/fruit_2.jpg"]
 
 
+def keras_evaluate_loss(root: Path, name: str, task: str, labels: list[str]) -> float:
+    """The loss Keras' model.evaluate reports on the test images, compiled as training is."""
+    rows = read_csv(root / f"metrics/eval/{name}_predictions.csv")
+    images = np.stack([np.asarray(Image.open(root / f"data/layouts/{task}/test" / r["path"]))
+                       for r in rows]).astype("float32")  # fmt: skip
+    y = np.array([labels.index(r["actual"]) for r in rows])
+    model = keras.saving.load_model(root / f"data/models/{name}/model.keras")
+    if task == "binary":
+        model.compile(loss="binary_crossentropy")
+        return model.evaluate(images, y[:, None].astype("float32"), batch_size=5, verbose=0)
+    model.compile(loss="categorical_crossentropy")
+    one_hot = np.eye(len(labels), dtype="float32")[y]
+    return model.evaluate(images, one_hot, batch_size=5, verbose=0)
+
+
+def test_loss_is_what_keras_evaluate_reports_even_for_a_confident_mistake(tmp_path, monkeypatch):
+    # Steep models: the misleading images get P(true class) far below Keras' old 1e-7 clip.
+    make_multiclass(tmp_path, scale=200)
+    make_binary(tmp_path, scale=400)
+    monkeypatch.chdir(tmp_path)
+    for name, task, labels in [
+        ("cnn", "multiclass", sorted(PROTOTYPES)), ("binary_cnn", "binary", sorted(GREYS))
+    ]:  # fmt: skip
+        loss = evaluate(settings(name, task))["loss"]
+        expected = keras_evaluate_loss(tmp_path, name, task, labels)
+        assert loss == pytest.approx(expected, rel=1e-5), name
+        rows = read_csv(Path(f"metrics/eval/{name}_predictions.csv"))
+        p_true = np.array([float(r[f"p_{r['actual']}"]) for r in rows])
+        assert p_true.min() < 1e-9, name  # the clip would have changed the loss
+        clipped = -np.mean(np.log(np.clip(p_true, 1e-7, 1)))
+        assert abs(clipped - expected) > 0.1, name
+
+
 def test_classes_that_differ_from_the_test_split_stop_with_a_clear_error(tmp_path, monkeypatch):
     make_multiclass(tmp_path)
     labels_file = tmp_path / "data/models/cnn/labels.json"
@@ -182,7 +220,7 @@ def test_binary_model_against_the_multiclass_layout_is_refused(tmp_path, monkeyp
 
 PARAMS = f"""\
 seed: 1
-evaluate: {{batch_size: 4, bootstrap_resamples: 200, threshold: 0.5}}
+evaluate: {{batch_size: 4, bootstrap_resamples: 200, threshold: 0.5, ece_bins: 10}}
 models:
   cnn: {model_block("multiclass")}
   vgg16: {model_block("multiclass", arch="vgg16", lr="1e-05")}
@@ -196,9 +234,10 @@ def test_settings_come_from_params_and_name_the_setting_at_fault(tmp_path):
     assert (s.name, s.model.task, s.model.arch) == ("vgg16", "multiclass", "vgg16")
     assert s.model.lr == 1e-5
     assert (s.batch_size, s.bootstrap_resamples, s.threshold, s.seed) == (4, 200, 0.5, 1)
+    assert s.ece_bins == 10
     with pytest.raises(ParamError, match="unknown model 'resnet' \\(models: has cnn, vgg16\\)"):
         evaluate_settings(params, "resnet")
-    for key, value in [("threshold", 1), ("threshold", "0.5"), ("batch_size", 0)]:
+    for key, value in [("threshold", 1), ("threshold", "0.5"), ("batch_size", 0), ("ece_bins", 0)]:
         bad = load(tmp_path / "params.yaml")
         bad["evaluate"][key] = value
         with pytest.raises(ParamError, match=f"'evaluate.{key}'"):

@@ -1,48 +1,94 @@
-"""The bootstrap interval, the exact McNemar test and the loss against direct computations."""
+"""Intervals, macro F1, loss, calibration error, the exact McNemar test and Holm's
+adjustment, each against a direct computation."""
 
 import math
 
 import numpy as np
 import pytest
-from sklearn.metrics import log_loss
+from scipy import stats
+from sklearn.metrics import f1_score, log_loss
 
 from fruitveg.evaluation.statistics import (
-    KERAS_EPSILON,
-    bootstrap_interval,
+    calibration_error,
     cross_entropy,
+    exact_interval,
+    holm,
+    macro_f1,
+    macro_f1_interval,
     mcnemar_exact,
 )
 
 
-def test_bootstrap_interval_matches_a_direct_resampling():
-    correct = np.array([1] * 90 + [0] * 10)  # 90 % accuracy on 100 images
-    low, high = bootstrap_interval(correct, resamples=4000, seed=1)
-
-    # The same percentile bootstrap written out: resample images, take the 2.5/97.5 % points.
-    rng = np.random.default_rng(12345)
-    means = correct[rng.integers(0, len(correct), size=(40000, len(correct)))].mean(axis=1)
-    direct_low, direct_high = np.percentile(means, [2.5, 97.5])
-    assert low == pytest.approx(direct_low, abs=0.011)
-    assert high == pytest.approx(direct_high, abs=0.011)
-    # and the textbook normal approximation for a proportion, 0.9 +- 1.96 * sqrt(.09 / 100)
-    half = 1.96 * math.sqrt(0.9 * 0.1 / 100)
-    assert low == pytest.approx(0.9 - half, abs=0.02)
-    assert high == pytest.approx(0.9 + half, abs=0.02)
-    assert low < 0.9 < high
+def test_exact_interval_is_clopper_pearson_from_beta_quantiles():
+    for k, n in [(90, 100), (355, 359), (0, 20), (20, 20)]:
+        low, high = exact_interval(k, n)
+        direct_low = stats.beta.ppf(0.025, k, n - k + 1) if k > 0 else 0.0
+        direct_high = stats.beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+        assert low == pytest.approx(direct_low, abs=1e-9)
+        assert high == pytest.approx(direct_high, abs=1e-9)
+    # Every image right: a one-sided interval, not a point (the bootstrap gave [1, 1]).
+    low, high = exact_interval(50, 50)
+    assert high == 1.0 and low == pytest.approx(0.025 ** (1 / 50), abs=1e-9)
 
 
-def test_bootstrap_interval_is_reproducible_and_narrows_with_more_images():
-    small = np.array([1] * 9 + [0])
-    large = np.tile(small, 40)
-    assert bootstrap_interval(small, 2000, seed=3) == bootstrap_interval(small, 2000, seed=3)
-    width = lambda ci: ci[1] - ci[0]  # noqa: E731
-    assert width(bootstrap_interval(large, 2000, seed=3)) < width(
-        bootstrap_interval(small, 2000, 3)
-    )
+@pytest.mark.parametrize("p", [0.9, 0.97, 0.99, 0.997])
+def test_exact_interval_covers_at_least_95_percent_at_the_studys_scale(p):
+    """Coverage summed over every possible count k of right images out of 359."""
+    n = 359
+    k = np.arange(n + 1)
+    covered = [low <= p <= high for low, high in (exact_interval(i, n) for i in k)]
+    assert float(np.sum(stats.binom.pmf(k, n, p)[covered])) >= 0.95
 
 
-def test_bootstrap_interval_of_a_perfect_score_is_the_score():
-    assert bootstrap_interval(np.ones(50), 1000, seed=0) == (1.0, 1.0)
+def test_macro_f1_is_sklearns_over_all_labels_and_vectorises():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 6, size=(5, 40))
+    pred = np.where(rng.random((5, 40)) < 0.6, y, rng.integers(0, 6, size=(5, 40)))
+    pred[:, 0] = 7  # a label never in y; label 6 neither seen nor predicted scores 0
+    ours = macro_f1(y, pred, n_labels=8)
+    direct = [
+        f1_score(a, b, labels=range(8), average="macro", zero_division=0)
+        for a, b in zip(y, pred, strict=True)
+    ]
+    assert ours == pytest.approx(direct, abs=1e-12)
+
+
+def test_macro_f1_interval_holds_the_estimate_and_is_reproducible():
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(4), 30)
+    pred = np.where(rng.random(120) < 0.8, y, rng.integers(0, 4, size=120))
+    point = macro_f1(y, pred, 4)
+    low, high = macro_f1_interval(y, pred, 4, resamples=1000, seed=3)
+    assert low < point < high and 0.1 < high - low < 0.3
+    assert macro_f1_interval(y, pred, 4, 1000, seed=3) == (low, high)
+    # Every image right: every resample scores 1, no spread to estimate an interval from.
+    assert macro_f1_interval(y, y, 4, 200, seed=3) == (None, None)
+
+
+def test_cross_entropy_agrees_with_sklearn_and_does_not_clip():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5), size=40)
+    y = rng.integers(0, 5, size=40)
+    assert cross_entropy(y, probs) == pytest.approx(log_loss(y, probs, labels=range(5)), rel=1e-9)
+    # A confident mistake counts in full, as in Keras' loss from logits (no 1e-7 clip: 16.1).
+    confident_mistake = np.array([[1 - 1e-12, 1e-12]])
+    assert cross_entropy(np.array([1]), confident_mistake) == pytest.approx(-math.log(1e-12))
+
+
+def test_calibration_error_against_binned_statistics():
+    rng = np.random.default_rng(2)
+    confidence = rng.uniform(0.2, 1.0, size=500)
+    confidence[:3] = [1.0, 0.2, 0.6]  # on bin edges
+    correct = rng.random(500) < confidence**2
+    edges = np.linspace(0, 1, 11)
+    acc, _, _ = stats.binned_statistic(confidence, correct.astype(float), "mean", bins=edges)
+    conf, _, _ = stats.binned_statistic(confidence, confidence, "mean", bins=edges)
+    count, _, _ = stats.binned_statistic(confidence, confidence, "count", bins=edges)
+    filled = count > 0
+    direct = np.sum(count[filled] * np.abs(acc[filled] - conf[filled])) / 500
+    assert calibration_error(confidence, correct, bins=10) == pytest.approx(direct, abs=1e-12)
+    assert calibration_error(np.ones(4), np.zeros(4, bool), 15) == 1.0  # sure and always wrong
+    assert calibration_error(np.full(4, 0.75), np.array([1, 1, 1, 0], bool), 15) == 0.0
 
 
 def test_mcnemar_exact_matches_the_binomial_sum():
@@ -65,12 +111,8 @@ def test_mcnemar_exact_of_identical_outcomes_and_of_an_even_split():
     assert mcnemar_exact(a, ~a)[2] == pytest.approx(1.0)
 
 
-def test_cross_entropy_agrees_with_sklearn_and_clips_like_keras():
-    rng = np.random.default_rng(0)
-    probs = rng.dirichlet(np.ones(5), size=40)
-    y = rng.integers(0, 5, size=40)
-    assert cross_entropy(y, probs) == pytest.approx(log_loss(y, probs, labels=range(5)), rel=1e-9)
-    certain_and_wrong = np.array([[1.0, 0.0]])
-    assert cross_entropy(np.array([1]), certain_and_wrong) == pytest.approx(
-        -math.log(KERAS_EPSILON)
-    )
+def test_holm_steps_down_and_stays_monotone():
+    # Sorted: 0.005 * 4 = 0.02, 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, 0.04 * 1 = 0.04 -> 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
+    assert holm([]) == []

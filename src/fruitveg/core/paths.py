@@ -7,6 +7,7 @@ DVC stage (and of the tests, which run stages inside a temporary copy).
 from pathlib import Path
 
 PARAMS = Path("params.yaml")
+DVC_LOCK = Path("dvc.lock")  # the report reads data/raw's hash there, as DVC recorded it
 DATA = Path("data")
 RAW = DATA / "raw"
 LAYOUTS = DATA / "layouts"
@@ -69,7 +70,8 @@ def eval_per_class_json(model: str) -> Path:
 
 
 def eval_predictions_csv(model: str) -> Path:
-    """One row per test image: path (relative to the test split), actual, predicted, confidence."""
+    """One row per test image: path (relative to the test split), actual, predicted,
+    confidence (P of the predicted label), then p_<label>: P of every label."""
     return EVAL_METRICS / f"{model}_predictions.csv"
 
 

@@ -1,11 +1,10 @@
 """Evaluate one trained model on the test split of its layout and write all its outputs.
 
 Outputs (paths in fruitveg.core.paths): flat metrics (read by `dvc metrics`), per-class
-scores, per-image predictions (the report pairs models on them and draws every model's
-confusion matrix from them), and the pictures of plots/eval/<model>/.
+scores, per-image predictions with every class probability (the report pairs models on
+them and draws every model's confusion matrix from them; top-k, loss and calibration can
+be recomputed from them), and the pictures of plots/eval/<model>/.
 """
-
-import numpy as np
 
 from fruitveg.core import history, paths
 from fruitveg.core.atomic import write_json
@@ -14,15 +13,15 @@ from fruitveg.evaluation.inference import latency_ms, predict
 from fruitveg.evaluation.loading import check_labels, find_test_split, load_images, load_model
 from fruitveg.evaluation.plots import write_plots
 from fruitveg.evaluation.scores import (
-    class_probabilities,
     compute_metrics,
     per_class_scores,
     predicted_classes,
+    probabilities,
 )
 from fruitveg.evaluation.settings import EvaluateSettings
 
 
-def evaluate(settings: EvaluateSettings) -> dict[str, float]:
+def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
     """Evaluate one model and write all its outputs; return its metrics."""
     name = settings.name
     model_dir = paths.model_dir(name)
@@ -32,24 +31,25 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float]:
     epochs = history.read(paths.history_csv(name))
 
     images = load_images(split, tuple(model.inputs[0].shape[1:3]))
-    outputs, images_per_s = predict(model, images, settings.batch_size)
-    result = compute_metrics(split.y, outputs, labels, settings)
+    logits, images_per_s = predict(model, images, settings.batch_size)
+    probs = probabilities(logits)
+    result = compute_metrics(split.y, probs, settings)
     result.update(
-        n_test=len(split.files),
         params=int(model.count_params()),
         images_per_s=images_per_s,
         latency_ms=latency_ms(model, images),
     )
     result = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()}
 
-    write_plots(settings, split.y, outputs, labels, result, epochs)
-    pred = predicted_classes(outputs, settings.threshold)
-    confidence = class_probabilities(outputs)[np.arange(len(pred)), pred]
+    write_plots(settings, split.y, probs, labels, result, epochs)
+    pred = predicted_classes(probs, settings.threshold)
+    # Probabilities written in full (repr round-trips a float64 exactly), so what is
+    # recomputed from the file is what was computed here.
     rows = [
-        [path, labels[a], labels[p], round(float(c), 6)]
-        for path, a, p, c in zip(split.files, split.y, pred, confidence, strict=True)
+        [path, labels[a], labels[p], p_row[p], *p_row]
+        for path, a, p, p_row in zip(split.files, split.y, pred, probs.tolist(), strict=True)
     ]
-    header = ["path", "actual", "predicted", "confidence"]
+    header = ["path", "actual", "predicted", "confidence", *(f"p_{label}" for label in labels)]
     write_csv(paths.eval_predictions_csv(name), header, rows)
     write_json(paths.eval_per_class_json(name), per_class_scores(split.y, pred, labels))
     write_json(paths.eval_metrics_json(name), result)

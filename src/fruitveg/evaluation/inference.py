@@ -1,4 +1,4 @@
-"""Model outputs for the test images, and how fast the model produces them."""
+"""Model outputs (logits) for the test images, and how fast the model produces them."""
 
 import time
 from typing import Any

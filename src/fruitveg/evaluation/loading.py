@@ -2,8 +2,9 @@
 
 Contract: data/models/<model>/model.keras (best checkpoint) takes raw 0-255 RGB images and
 outputs softmax over the labels in labels.json, or for a binary model one sigmoid =
-P(second label). The test split is data/layouts/<task>/test/<label>/<image>, with the
-labels sorted by name.
+P(second label). load_model returns it giving the logits under that softmax or sigmoid,
+as Keras' own loss reads them (fruitveg.evaluation.statistics.cross_entropy). The test
+split is data/layouts/<task>/test/<label>/<image>, with the labels sorted by name.
 """
 
 import json
@@ -88,6 +89,16 @@ def load_model(model_dir: Path) -> tuple[Any, list[str]]:
         model = keras.saving.load_model(model_file, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same here
         raise EvaluationError(f"{model_file}: cannot be loaded: {exc}") from exc
+    head, squashes = model.layers[-1], (keras.activations.softmax, keras.activations.sigmoid)
+    if getattr(head, "activation", None) not in squashes:
+        raise EvaluationError(
+            f"{model_file}: the output layer {head.name!r} must end in a softmax or sigmoid "
+            "activation (fruitveg.models builds it so)"
+        )
+    # Logits, not probabilities: a probability below float32's range would be 0 and its
+    # loss infinite, where Keras' loss (from the logits) is finite. Set before the first
+    # call, which traces the model with the activation it has then.
+    head.activation = keras.activations.linear
     units = model.outputs[0].shape[-1]
     expected = 1 if len(labels) == 2 and units == 1 else len(labels)
     if units != expected:

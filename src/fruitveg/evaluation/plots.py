@@ -18,7 +18,7 @@ from fruitveg.core import paths
 from fruitveg.core.atomic import atomic_dir
 from fruitveg.core.history import Epoch
 from fruitveg.evaluation.files import save_png, write_csv
-from fruitveg.evaluation.scores import class_probabilities, predicted_classes
+from fruitveg.evaluation.scores import predicted_classes
 from fruitveg.evaluation.settings import EvaluateSettings
 
 
@@ -98,20 +98,20 @@ def plot_roc(
 def write_plots(
     settings: EvaluateSettings,
     y: np.ndarray,
-    outputs: np.ndarray,
+    probs: np.ndarray,
     labels: list[str],
-    result: dict[str, float],
+    result: dict[str, float | int | None],
     history: list[Epoch],
 ) -> None:
     """plots/eval/<model>/: confusion.png, curves.png and, binary, roc.csv and roc.png."""
     name = settings.name
-    pred = predicted_classes(outputs, settings.threshold)
+    pred = predicted_classes(probs, settings.threshold)
     with atomic_dir(paths.eval_plots_dir(name)) as out:
         title = f"{name}: test accuracy {100 * result['accuracy']:.2f} %"
         plot_confusion(y, pred, labels, title, out / "confusion.png")
         plot_curves(history, name, out / "curves.png")
         if len(labels) == 2:
-            score = class_probabilities(outputs)[:, 1]
+            score = probs[:, 1]
             fpr, tpr, thresholds = skm.roc_curve(y, score)
             # The first threshold is inf (nothing predicted positive), as sklearn defines it.
             rows = [list(r) for r in zip(fpr, tpr, thresholds, strict=True)]
