@@ -1,9 +1,11 @@
 """report: the comparison table, paired tests and comparison pictures of every model.
 
 Usage: python stages/report.py   (from the repository root)
-Reads params.yaml: models (every model's settings: the table, and the pairs compared) and
-report.pairs. Writes metrics/report.json, metrics/report.md and plots/report/ (two pictures
-and the long-format tables that dvc.yaml's plots draw for every model).
+Reads params.yaml: models (every model's settings: the table, and the pairs compared),
+report.pairs, and data with seed (the data source, for the header). Also reads what
+evaluation, the layouts and the audit wrote (metrics/) and data/raw's hash in dvc.lock.
+Writes metrics/report.json, metrics/report.md and plots/report/ (two pictures and the
+long-format tables that dvc.yaml's plots draw for every model).
 """
 
 from fruitveg.core import params, paths

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fruitveg.core import params as P
 from fruitveg.core.model_config import model_configs
@@ -31,7 +32,8 @@ MISTAKES = {
 }  # fmt: skip
 PARAMS = f"""\
 seed: 3
-evaluate: {{batch_size: 8, bootstrap_resamples: 1000, threshold: 0.5}}
+data: {{source: synthetic, synthetic: {{train: 6, validation: 2, test: 5, leaks: 1}}}}
+evaluate: {{batch_size: 8, bootstrap_resamples: 1000, threshold: 0.5, ece_bins: 15}}
 models:
   binary_cnn: {model_block("binary")}
   cnn: {model_block("multiclass")}
@@ -47,11 +49,42 @@ def write_eval(root: Path, model: str, rows: list[tuple[str, str, str]], params:
     lines += [f"{p},{a},{pred},0.9" for p, a, pred in rows]
     (folder / f"{model}_predictions.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     acc = sum(a == p for _, a, p in rows) / len(rows)
+    f1_ci = (None, None) if acc == 1 else (acc - 0.1, min(1, acc + 0.1))
     metrics = {"accuracy": acc, "accuracy_ci_low": acc - 0.1, "accuracy_ci_high": min(1, acc + 0.1),
-               "loss": 0.5, "f1_macro": acc, "params": params, "images_per_s": 1000.0 / params,
-               "latency_ms": params / 100, "n_test": len(rows)}  # fmt: skip
+               "balanced_accuracy": acc, "loss": 0.5, "f1_macro": acc, "f1_macro_ci_low": f1_ci[0],
+               "f1_macro_ci_high": f1_ci[1], "ece": 0.1, "params": params,
+               "images_per_s": 1000.0 / params, "latency_ms": params / 100,
+               "n_test": len(rows)}  # fmt: skip
     (folder / f"{model}.json").write_text(json.dumps(metrics), encoding="utf-8")
-    write_history(root, model, [(1.0, 0.5, 1.1, 0.4)] * 3)
+    val_accuracy = (0.4, 0.7, 0.6) if model == "binary_cnn" else (0.4, 0.4, 0.4)
+    write_history(root, model, [(1.0, 0.5, 1.1, v) for v in val_accuracy])
+
+
+def write_layouts_audit_and_lock(root: Path) -> None:
+    """What the layouts, the audit and DVC's lock file say about the data."""
+    train = {"multiclass": {"apple": 6, "banana": 7, "corn": 7, "sweetcorn": 5},  # banana: first
+             "binary": {"fruit": 10, "vegetable": 12}}  # fmt: skip
+    test = {"multiclass": dict.fromkeys(LABELS, 5), "binary": {"fruit": 4, "vegetable": 4}}
+    for task in ("binary", "multiclass"):
+        counts = {"train": train[task], "validation": dict.fromkeys(train[task], 2),
+                  "test": test[task]}  # fmt: skip
+        summary = {"task": task, "image_size": 64, "counts": counts,
+                   "removed_duplicates_of_test": {"train": 1, "validation": 0},
+                   "removed_copies_of_train": 2}  # fmt: skip
+        path = root / "metrics" / "layout" / f"{task}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary), encoding="utf-8")
+    # test_label_conflicts is not a count here: left out of the header, not shown as text.
+    audit = {"duplicate_groups": 2, "leaked_test_images": 1, "test_duplicate_groups": 1,
+             "test_label_conflicts": "n/a"}  # fmt: skip
+    (root / "metrics" / "audit").mkdir(parents=True)
+    (root / "metrics" / "audit" / "report.json").write_text(json.dumps(audit), encoding="utf-8")
+    (root / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n  download:\n    cmd: python stages/download.py\n"
+        "    outs:\n    - path: data/raw\n      hash: md5\n      md5: 0123abcd.dir\n"
+        "      size: 1000\n      nfiles: 142\n",
+        encoding="utf-8",
+    )
 
 
 @pytest.fixture
@@ -64,6 +97,7 @@ def evaluated(tmp_path: Path, monkeypatch) -> Path:
     binary += [(f"vegetable/{i}.jpg", "vegetable", "fruit" if i == 0 else "vegetable")
                for i in range(4)]  # fmt: skip
     write_eval(tmp_path, "binary_cnn", binary, params=500)
+    write_layouts_audit_and_lock(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -97,6 +131,8 @@ def test_report_tables_paired_tests_and_confused_pairs(evaluated, stage):
     assert (vgg["only_a_correct"], vgg["only_b_correct"]) == (0, 4)
     assert vgg["p_value"] == pytest.approx(2 / 16)
     assert vgg["accuracy_a"] - vgg["accuracy_b"] == pytest.approx(-4 / 20)
+    # Holm over the two: 2 * 0.125 for the smaller p, then max(0.25, 1 * 0.625).
+    assert (vgg["p_holm"], attention["p_holm"]) == (pytest.approx(0.25), pytest.approx(0.625))
 
     top = content["confused_pairs"][0]
     assert top == {"classes": ["corn", "sweetcorn"], "errors": 4,
@@ -105,13 +141,89 @@ def test_report_tables_paired_tests_and_confused_pairs(evaluated, stage):
     assert all("fruit" not in c["classes"] for c in content["confused_pairs"])  # 36-class only
 
     markdown = (evaluated / "metrics/report.md").read_text()
-    assert "| cnn | multiclass | 80.00 (70.00-90.00) | 0.5000 |" in markdown
+    assert ("| cnn | multiclass | none | 1 / 3 | 80.00 (70.00-90.00) | 80.00 "
+            "| 0.8000 (0.7000-0.9000) | 0.5000 | 0.1000 |") in markdown  # fmt: skip
+    assert "| vgg16 | multiclass | none | 1 / 3 | 100.00 (90.00-100.00) | 100.00 " in markdown
+    assert "| 1.0000 (n/a) |" in markdown  # vgg16: every image right, no bootstrap spread
+    assert "| binary_cnn | binary | none | 2 / 3 |" in markdown  # best val_accuracy: epoch 2
     assert "| 1e-5 |" in markdown
-    assert "| cnn | vgg16 | 80.00 | 100.00 | -20.00" in markdown
+    assert "| cnn | vgg16 | 80.00 | 100.00 | -20.00 | 0 | 4 | 0.125 | 0.25 |" in markdown
     assert "corn ↔ sweetcorn | 4 | cnn 3, cnn_attention 1" in markdown
     assert "multiclass: 20 images, one image = 5.00 points" in markdown
     for name in ("accuracy.png", "accuracy_vs_cost.png"):
         assert (evaluated / "plots/report" / name).stat().st_size > 10_000
+
+
+def test_baselines_and_each_models_test_against_the_majority_class(evaluated, stage):
+    assert stage("report.py")[0] == 0
+    content = json.loads((evaluated / "metrics/report.json").read_text())
+    baselines = {(b["task"], b["baseline"]): b for b in content["baselines"]}
+    # Multiclass: banana is first of the two most common training classes.
+    majority = baselines["multiclass", "majority"]
+    assert majority["label"] == "banana" and majority["accuracy"] == 5 / 20
+    assert majority["balanced_accuracy"] == 0.25
+    assert majority["f1_macro"] == pytest.approx(2 * 5 / (2 * 5 + 15) / 4)  # banana's F1 / 4
+    assert (majority["accuracy_ci_low"], majority["accuracy_ci_high"]) == (
+        pytest.approx(0.0865715), pytest.approx(0.4910459))  # fmt: skip
+    chance = baselines["multiclass", "chance"]
+    assert (chance["accuracy"], chance["balanced_accuracy"]) == (0.25, 0.25)
+    assert chance["f1_macro"] == pytest.approx(0.25)  # 2 n_k / (n + K n_k), balanced classes
+    binary = baselines["binary", "majority"]
+    assert binary["label"] == "vegetable" and binary["accuracy"] == 0.5
+    assert binary["f1_macro"] == pytest.approx((0 + 2 * 4 / (2 * 4 + 4)) / 2)
+    assert baselines["binary", "chance"]["accuracy"] == 0.5
+
+    vs = {r["model"]: r["against_majority"] for r in content["models"]}
+    # cnn: right on 11 non-banana images, the majority right on none that cnn misses.
+    assert (vs["cnn"]["only_model_correct"], vs["cnn"]["only_majority_correct"]) == (11, 0)
+    assert vs["cnn"]["p_value"] == pytest.approx(2 / 2**11)
+    attention = vs["cnn_attention"]
+    assert (attention["only_model_correct"], attention["only_majority_correct"]) == (14, 1)
+    assert attention["p_value"] == pytest.approx(2 * (1 + 15) / 2**15)  # = cnn's: a tie
+    assert vs["binary_cnn"]["p_value"] == pytest.approx(2 * (1 + 5) / 2**5)
+    # Holm over the four models: vgg16 4p, cnn 3p, cnn_attention max(2p, that), binary p.
+    assert vs["vgg16"]["p_holm"] == pytest.approx(4 * 2 / 2**15)
+    assert vs["cnn"]["p_holm"] == pytest.approx(3 * 2 / 2**11)
+    assert vs["cnn_attention"]["p_holm"] == vs["cnn"]["p_holm"]
+    assert vs["binary_cnn"]["p_holm"] == pytest.approx(0.375)
+
+    markdown = (evaluated / "metrics/report.md").read_text()
+    assert "| 0.000977 (0.00293) |" in markdown
+    assert ("| *majority class: always banana* | multiclass | | | 25.00 (8.66-49.10) | 25.00 "
+            "| 0.1000 | | | |") in markdown  # fmt: skip
+    assert "| *chance: uniform guess (expected)* | binary | | | 50.00 | 50.00 |" in markdown
+    # Baselines sit under their task's models.
+    assert markdown.index("| *chance: uniform guess (expected)* | binary") < markdown.index(
+        "| cnn | multiclass"
+    )
+
+
+def test_header_says_what_was_measured(evaluated, stage):
+    assert stage("report.py")[0] == 0
+    header = json.loads((evaluated / "metrics/report.json").read_text())["header"]
+    assert header["raw_md5"] == "0123abcd.dir" and header["raw_files"] == 142
+    assert header["images_per_split"]["multiclass"] == {"train": 25, "validation": 8, "test": 20}
+    assert header["audit"] == {"duplicate_groups": 2, "leaked_test_images": 1,
+                               "test_duplicate_groups": 1}  # fmt: skip
+    markdown = (evaluated / "metrics/report.md").read_text()
+    assert "6 train, 2 validation and 5 test images per class, 1 test pictures planted" in markdown
+    assert "md5 `0123abcd.dir` (142 files), as DVC recorded data/raw in dvc.lock" in markdown
+    assert "**Image size**: 64 px square" in markdown
+    assert "multiclass: train 25, validation 8, test 20" in markdown
+    assert "binary: 1 from train, 0 from validation" in markdown
+    assert "groups of near duplicates within test: 1" in markdown
+    assert "from validation: binary: 2; multiclass: 2" in markdown
+    assert "**These numbers come from the offline synthetic default**" in markdown
+
+    # Another source: no synthetic warning; no lock file: said so, not invented.
+    (evaluated / "dvc.lock").unlink()
+    params = P.load()
+    params["data"] = {"source": "kaggle", "kaggle_dataset": "owner/fruits"}
+    (evaluated / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    assert stage("report.py")[0] == 0
+    markdown = (evaluated / "metrics/report.md").read_text()
+    assert "the Kaggle dataset owner/fruits" in markdown and "synthetic default" not in markdown
+    assert "not recorded (dvc.lock has no download stage yet" in markdown
 
 
 def test_report_writes_long_format_tables_of_every_model(evaluated, stage):

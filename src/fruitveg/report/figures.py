@@ -11,8 +11,11 @@ from fruitveg.evaluation.files import save_png
 from fruitveg.evaluation.statistics import CONFIDENCE
 
 
-def plot_accuracy(rows: list[dict[str, Any]], target: Path) -> None:
-    """Accuracy of every model with its interval, the study's order from the top."""
+def plot_accuracy(
+    rows: list[dict[str, Any]], baselines: list[dict[str, Any]], target: Path
+) -> None:
+    """Accuracy of every model with its interval, the study's order from the top, and
+    each task's majority-class accuracy as a dashed line in the task's colour."""
     fig = Figure(figsize=(8, 0.55 * len(rows) + 1.5), dpi=100)
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
@@ -24,14 +27,20 @@ def plot_accuracy(rows: list[dict[str, Any]], target: Path) -> None:
         ]
     ).T
     colours = ["tab:orange" if r["task"] == "binary" else "tab:blue" for r in rows]
+    for b in (b for b in baselines if b["baseline"] == "majority"):
+        colour = "tab:orange" if b["task"] == "binary" else "tab:blue"
+        label = f"{b['task']}: always {b['label']} ({100 * b['accuracy']:.2f})"
+        ax.axvline(100 * b["accuracy"], color=colour, linestyle="--", alpha=0.6, label=label)
     ax.errorbar(acc, y, xerr=err, fmt="none", ecolor="grey", capsize=4)
     ax.scatter(acc, y, c=colours, zorder=3)
     for a, yy in zip(acc, y, strict=True):
         ax.annotate(f"{a:.2f}", (a, yy), textcoords="offset points", xytext=(0, 7), ha="center")
     ax.set_yticks(y, [f"{r['model']} ({r['task']})" for r in rows])
     ax.set_ylim(-0.6, len(rows) - 0.2)  # room for the top label under the title
-    ax.set_xlabel(f"test accuracy, % ({round(100 * CONFIDENCE)} % bootstrap interval)")
+    ax.set_xlabel(f"test accuracy, % ({round(100 * CONFIDENCE)} % exact interval)")
     ax.set_title("Test accuracy by model")
+    if baselines:
+        ax.legend(loc="best", fontsize=8, title="majority class", title_fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     save_png(fig, target)
 

@@ -1,12 +1,16 @@
-"""What the report reads for every model: metrics/eval/<model>.json, the per-image
-predictions beside it and plots/history/<model>.csv (through fruitveg.core.history)."""
+"""What the report reads: for every model metrics/eval/<model>.json, the per-image
+predictions beside it and plots/history/<model>.csv (through fruitveg.core.history); for
+every task the layout summary metrics/layout/<task>.json; the audit's report; and the
+hash DVC recorded for data/raw in dvc.lock."""
 
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from fruitveg.core import history, paths
 from fruitveg.core.errors import PipelineError
@@ -14,8 +18,8 @@ from fruitveg.core.history import Epoch
 from fruitveg.core.model_config import ModelConfig
 
 METRIC_KEYS = (
-    "accuracy", "accuracy_ci_low", "accuracy_ci_high", "loss", "f1_macro", "params",
-    "images_per_s", "latency_ms", "n_test",
+    "accuracy", "accuracy_ci_low", "accuracy_ci_high", "balanced_accuracy", "loss", "f1_macro",
+    "ece", "params", "images_per_s", "latency_ms", "n_test",
 )  # fmt: skip
 
 
@@ -24,22 +28,42 @@ class ReportError(PipelineError):
 
 
 @dataclass(frozen=True)
+class RawFingerprint:
+    """data/raw as DVC's download stage recorded it in dvc.lock."""
+
+    md5: str
+    files: int | None
+    size: int | None
+
+
+@dataclass(frozen=True)
 class Inputs:
-    """Per model name: its metrics, predictions (indexed by image path) and epochs."""
+    """Per model name: its metrics, predictions (indexed by image path) and epochs; per
+    task its layout summary; the audit report; data/raw's fingerprint (None: unrecorded)."""
 
     metrics: dict[str, dict[str, Any]]
     predictions: dict[str, pd.DataFrame]
     histories: dict[str, list[Epoch]]
+    layouts: dict[str, dict[str, Any]]
+    audit: dict[str, Any]
+    raw: RawFingerprint | None
+
+
+def _read_json(path: Path, producer: str) -> dict[str, Any]:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: not found; run {producer} first (dvc repro)") from None
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(content, dict):
+        raise ReportError(f"{path}: expected a JSON object")
+    return content
 
 
 def read_metrics(model: str) -> dict[str, Any]:
     path = paths.eval_metrics_json(model)
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: not found; run evaluate@{model} first (dvc repro)") from None
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not valid JSON: {exc}") from None
+    metrics = _read_json(path, f"evaluate@{model}")
     missing = [k for k in METRIC_KEYS if not isinstance(metrics.get(k), int | float)]
     if missing:
         raise ReportError(f"{path}: missing or non-numeric {', '.join(missing)}")
@@ -59,12 +83,46 @@ def read_predictions(model: str) -> pd.DataFrame:
     return frame.set_index("path")
 
 
+def read_layout(task: str) -> dict[str, Any]:
+    """The layout summary: image_size and counts[split][label], after dedupe."""
+    path = paths.layout_summary(task)
+    summary = _read_json(path, f"layout@{task}")
+    counts = summary.get("counts")
+    ok = isinstance(counts, dict) and all(
+        isinstance(counts.get(split), dict)
+        and all(isinstance(n, int) for n in counts[split].values())
+        for split in paths.SPLITS
+    )
+    if not ok:
+        splits = ", ".join(paths.SPLITS)
+        raise ReportError(f"{path}: 'counts' must map each of {splits} to images per class")
+    return summary
+
+
+def read_raw_fingerprint(lock: Path = paths.DVC_LOCK) -> RawFingerprint | None:
+    """data/raw's hash from the download stage's entry in dvc.lock; None when not there
+    (the report ran outside `dvc repro`, before the download was ever locked)."""
+    try:
+        stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
+    except (FileNotFoundError, yaml.YAMLError, AttributeError):
+        return None
+    outs = (stages.get("download") or {}).get("outs") or []
+    for out in outs:
+        if isinstance(out, dict) and out.get("path") == paths.RAW.as_posix() and out.get("md5"):
+            return RawFingerprint(str(out["md5"]), out.get("nfiles"), out.get("size"))
+    return None
+
+
 def read_inputs(models: Sequence[ModelConfig]) -> Inputs:
     if not models:
         raise ReportError("params.yaml: no models under 'models'")
     names = [m.name for m in models]
+    tasks = sorted({m.task for m in models})
     return Inputs(
         metrics={name: read_metrics(name) for name in names},
         predictions={name: read_predictions(name) for name in names},
         histories={name: history.read(paths.history_csv(name)) for name in names},
+        layouts={task: read_layout(task) for task in tasks},
+        audit=_read_json(paths.AUDIT_REPORT, "the audit stage"),
+        raw=read_raw_fingerprint(),
     )

@@ -14,7 +14,7 @@ from fruitveg.report.settings import ReportSettings
 def write(content: dict[str, Any], settings: ReportSettings, inputs: Inputs) -> None:
     """metrics/report.{json,md} and plots/report/: two pictures and the long-format tables."""
     paths.REPORT_PLOTS.mkdir(parents=True, exist_ok=True)
-    plot_accuracy(content["models"], paths.REPORT_ACCURACY_PNG)
+    plot_accuracy(content["models"], content["baselines"], paths.REPORT_ACCURACY_PNG)
     plot_cost(content["models"], paths.REPORT_COST_PNG)
     write_histories(settings, inputs)
     write_confusion(settings, inputs)

@@ -12,12 +12,15 @@ from fruitveg.core.model_config import ModelConfig, model_config, model_configs
 from fruitveg.report.pairs import derived_pairs
 
 PAIRS_KEY = "report.pairs"
+SOURCES = ("synthetic", "kaggle", "local")  # data.source; the download stage checks the rest
 
 
 @dataclass(frozen=True)
 class ReportSettings:
     models: tuple[ModelConfig, ...]  # every model of params.yaml, in its order
     pairs: tuple[tuple[str, str], ...]  # (A, B) of each paired test, both in `models`
+    source: str = "synthetic"  # data.source: where data/raw came from
+    source_detail: str = ""  # what that source is, in words, from params.yaml
 
     def model(self, name: str) -> ModelConfig:
         return next(m for m in self.models if m.name == name)
@@ -52,9 +55,25 @@ def _explicit_pairs(params: dict[str, Any], raw: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+def _source_detail(params: dict[str, Any], source: str) -> str:
+    """The data source in words, for the report's header."""
+    if source == "kaggle":
+        return f"the Kaggle dataset {P.get(params, 'data.kaggle_dataset')}"
+    if source == "local":
+        return f"the local folder {P.get(params, 'data.local_path')}"
+    n = {k: P.get(params, f"data.synthetic.{k}") for k in ("train", "validation", "test", "leaks")}
+    return (
+        f"the generated stand-in dataset (seed {P.seed(params)}): {n['train']} train, "
+        f"{n['validation']} validation and {n['test']} test images per class, "
+        f"{n['leaks']} test pictures planted in train as leaks"
+    )
+
+
 def report_settings(params: dict[str, Any]) -> ReportSettings:
-    """Every model, and the pairs: report.pairs if it lists any, else derived from settings."""
+    """Every model, and the pairs: report.pairs if it lists any, else derived from settings;
+    the data source for the header."""
     models = model_configs(params)
     raw = P.optional(params, PAIRS_KEY, None)
     pairs = derived_pairs(models) if raw is None or raw == [] else _explicit_pairs(params, raw)
-    return ReportSettings(tuple(models), tuple(pairs))
+    source = P.choice(params, "data.source", SOURCES)
+    return ReportSettings(tuple(models), tuple(pairs), source, _source_detail(params, source))
