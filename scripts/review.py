@@ -1,20 +1,37 @@
-"""Metrics and params changes between two git revisions, as Markdown for review.
+"""Metrics, params and per-image prediction changes between two git revisions, as Markdown
+for review.
 
-    python scripts/review.py                 # HEAD against the workspace
+    python scripts/review.py                 # HEAD against the workspace (e.g. after a rerun)
     python scripts/review.py main HEAD       # what a branch changes
     python scripts/review.py main HEAD --all # unchanged metrics too
 
-Prints `dvc metrics diff --md` and `dvc params diff --md` under headings. Metrics JSON is
-committed (cache: false), so this needs git history only, no DVC remote. Only the standard
-library and dvc are needed, so CI can run it without the project's other packages.
+Prints `dvc metrics diff --md` and `dvc params diff --md` under headings, then for every
+model evaluated in both revisions whether its test predictions changed beyond run-to-run
+variation: float32 training differs in its last bits between processors (oneDNN picks
+kernels by instruction set), which flips a few borderline test images, so a metrics diff
+alone can't tell noise from a real change. An exact McNemar test on the same test images
+(Holm-adjusted over the models compared) can: "within run-to-run variation" unless the
+number of images only one revision gets right is lopsided beyond chance, then "changed".
+
+Metrics and predictions are committed (cache: false), so this needs git history only, no
+DVC remote. Only the standard library and dvc are needed, so CI can run it without the
+project's other packages (hence a few lines of exact binomial test here, checked against
+fruitveg.evaluation.statistics.mcnemar_exact in tests/evaluation/test_review.py).
 """
 
 import argparse
+import csv
+import io
+import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 MARKER = "<!-- dvc-review -->"  # lets the pull-request workflow find its own comment
+PREDICTIONS = "metrics/eval"
+SUFFIX = "_predictions.csv"
+ALPHA = 0.05
 
 
 def dvc_diff(kind: str, old: str, new: str | None, show_all: bool) -> str:
@@ -35,6 +52,103 @@ def dvc_diff(kind: str, old: str, new: str | None, show_all: bool) -> str:
     return result.stdout.strip()
 
 
+def git(*args: str) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def prediction_files(rev: str | None) -> dict[str, str]:
+    """Model name -> CSV text of its per-image predictions at `rev` (None: the workspace)."""
+    if rev is None:
+        found = sorted(Path(PREDICTIONS).glob(f"*{SUFFIX}"))
+        return {p.name.removesuffix(SUFFIX): p.read_text(encoding="utf-8") for p in found}
+    listed = git("ls-tree", "-r", "--name-only", rev, "--", PREDICTIONS).split()
+    return {
+        Path(name).name.removesuffix(SUFFIX): git("show", f"{rev}:{name}")
+        for name in listed
+        if name.endswith(SUFFIX)
+    }
+
+
+def outcomes(text: str) -> dict[str, tuple[str, str]]:
+    """Image path -> (actual, predicted)."""
+    return {r["path"]: (r["actual"], r["predicted"]) for r in csv.DictReader(io.StringIO(text))}
+
+
+def mcnemar_p(only_old: int, only_new: int) -> float:
+    """Exact two-sided McNemar p: 2 P(X <= min) for X ~ Binomial(discordant, 1/2), at most 1."""
+    n = only_old + only_new
+    tail = sum(math.comb(n, k) for k in range(min(only_old, only_new) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [1.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def compare(old: dict[str, str], new: dict[str, str]) -> list[dict]:
+    """Per model in both: images, predictions changed, only-old/only-new right, p, verdict."""
+    rows = []
+    for model in sorted(old.keys() & new.keys()):
+        a, b = outcomes(old[model]), outcomes(new[model])
+        row = {"model": model, "n": len(b)}
+        if a.keys() != b.keys() or any(a[k][0] != b[k][0] for k in a):
+            rows.append(row | {"same_images": False, "p": 0.0})
+            continue
+        right_a = {k for k, (actual, pred) in a.items() if actual == pred}
+        right_b = {k for k, (actual, pred) in b.items() if actual == pred}
+        only_old, only_new = len(right_a - right_b), len(right_b - right_a)
+        row |= {
+            "same_images": True,
+            "changed_predictions": sum(a[k][1] != b[k][1] for k in a),
+            "accuracy_old": len(right_a) / len(a),
+            "accuracy_new": len(right_b) / len(b),
+            "only_old": only_old,
+            "only_new": only_new,
+            "p": mcnemar_p(only_old, only_new),
+        }
+        rows.append(row)
+    for row, adjusted in zip(rows, holm([r["p"] for r in rows]), strict=True):
+        row["p_holm"] = adjusted
+        noise = row["same_images"] and adjusted >= ALPHA
+        row["verdict"] = "within run-to-run variation" if noise else "changed"
+    return rows
+
+
+def predictions_section(old: str, new: str | None) -> str:
+    rows = compare(prediction_files(old), prediction_files(new))
+    if not rows:
+        return "No model's predictions in both revisions."
+    lines = [
+        "| model | images | predictions changed | accuracy % old → new | only old right "
+        "| only new right | p | Holm p | verdict |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        if not r["same_images"]:
+            lines.append(f"| {r['model']} | {r['n']} | | | | | | | changed (other test images) |")
+            continue
+        lines.append(
+            f"| {r['model']} | {r['n']} | {r['changed_predictions']} "
+            f"| {100 * r['accuracy_old']:.2f} → {100 * r['accuracy_new']:.2f} | {r['only_old']} "
+            f"| {r['only_new']} | {r['p']:.3g} | {r['p_holm']:.3g} | {r['verdict']} |"
+        )
+    changed = [r["model"] for r in rows if r["verdict"] == "changed"]
+    summary = (
+        f"**Changed**: {', '.join(changed)}."
+        if changed
+        else "**Every model within run-to-run variation.**"
+    )
+    return "\n".join([summary, "", *lines])
+
+
 def review(old: str, new: str | None, show_all: bool = False) -> str:
     target = new or "workspace"
     parts = [MARKER, f"## DVC review: `{old}` → `{target}`", ""]
@@ -44,6 +158,14 @@ def review(old: str, new: str | None, show_all: bool = False) -> str:
         if len(rows) <= 2:  # nothing, or a header and its rule with no row under them
             body = f"No {kind} changed."
         parts += [f"### {title}", "", body, ""]
+    parts += [
+        "### Test predictions: noise or change?",
+        "",
+        f"Exact McNemar test per model on the same test images, Holm-adjusted, α = {ALPHA}.",
+        "",
+        predictions_section(old, new),
+        "",
+    ]
     return "\n".join(parts)
 
 

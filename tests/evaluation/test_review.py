@@ -1,15 +1,19 @@
-"""scripts/review.py: metrics and params diff between two commits of a real DVC repository."""
+"""scripts/review.py: metrics and params diff between two commits of a real DVC repository,
+and whether per-image test predictions changed beyond run-to-run variation."""
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from fruitveg.evaluation.statistics import holm, mcnemar_exact
 
 from .conftest import REPO, run
 
 REVIEW = str(REPO / "scripts" / "review.py")
-pytestmark = pytest.mark.slow  # starts dvc and git
 
 
 def commit(repo: Path, accuracy: float, lr: str, message: str) -> str:
@@ -22,6 +26,7 @@ def commit(repo: Path, accuracy: float, lr: str, message: str) -> str:
     return run(repo, "git", "rev-parse", "--short", "HEAD").stdout.strip()
 
 
+@pytest.mark.slow  # starts dvc and git
 def test_review_shows_a_changed_metric_and_param_between_two_commits(git_dvc_repo):
     repo = git_dvc_repo
     (repo / "dvc.yaml").write_text(
@@ -44,3 +49,75 @@ def test_review_shows_a_changed_metric_and_param_between_two_commits(git_dvc_rep
 
     bad = run(repo, sys.executable, REVIEW, "no-such-rev", check=False)
     assert bad.returncode == 1 and "no-such-rev" in bad.stderr
+
+
+def load_review():
+    spec = importlib.util.spec_from_file_location("review", REVIEW)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def predictions(wrong: set[int], n: int = 100) -> str:
+    """A predictions CSV of n images, `wrong` the indices answered wrongly."""
+    rows = ["path,actual,predicted,confidence"]
+    rows += [f"a/{i}.jpg,a,{'b' if i in wrong else 'a'},0.9" for i in range(n)]
+    return "\n".join(rows) + "\n"
+
+
+def test_review_statistics_match_the_packages():
+    review = load_review()
+    for only_old, only_new in [(0, 0), (0, 3), (9, 2), (5, 5), (40, 60), (1, 200)]:
+        old = [True] * only_old + [False] * only_new + [True] * 10
+        new = [False] * only_old + [True] * only_new + [True] * 10
+        expected = mcnemar_exact(np.array(old), np.array(new))[2]
+        assert review.mcnemar_p(only_old, only_new) == pytest.approx(expected, rel=1e-12)
+    p = [0.01, 0.04, 0.03, 0.005, 0.5]
+    assert review.holm(p) == pytest.approx(holm(p))
+
+
+def test_review_tells_run_to_run_noise_from_a_change():
+    review = load_review()
+    base = predictions({1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+    old = {"cnn": base, "vgg16": base, "resnet50": base, "gone": base}
+    new = {
+        "cnn": base,  # identical
+        "vgg16": predictions({1, 2, 3, 4, 5, 6, 7, 8, 11, 12}),  # two images swap
+        "resnet50": predictions(set(range(1, 31))),  # 20 more wrong, none fewer
+    }
+    rows = {r["model"]: r for r in review.compare(old, new)}
+    assert set(rows) == {"cnn", "vgg16", "resnet50"}  # only models in both
+    assert rows["cnn"]["changed_predictions"] == 0 and rows["cnn"]["p"] == 1.0
+    assert rows["cnn"]["verdict"] == "within run-to-run variation"
+    assert (rows["vgg16"]["only_old"], rows["vgg16"]["only_new"]) == (2, 2)
+    assert rows["vgg16"]["verdict"] == "within run-to-run variation"
+    assert (rows["resnet50"]["only_old"], rows["resnet50"]["only_new"]) == (20, 0)
+    assert rows["resnet50"]["p_holm"] == pytest.approx(3 * 2 / 2**20)
+    assert rows["resnet50"]["verdict"] == "changed"
+    other_images = review.compare({"cnn": base}, {"cnn": predictions(set(), n=99)})
+    assert other_images[0]["verdict"] == "changed" and not other_images[0]["same_images"]
+
+
+@pytest.mark.slow  # starts dvc and git
+def test_review_compares_a_rerun_in_the_workspace_with_the_committed_predictions(git_dvc_repo):
+    repo = git_dvc_repo
+    (repo / "dvc.yaml").write_text(
+        "params:\n  - params.yaml\nmetrics:\n  - metrics/eval/cnn.json\n", encoding="utf-8"
+    )
+    commit(repo, 0.9, "1.0e-4", "baseline")
+    folder = repo / "metrics" / "eval"
+    for model in ("cnn", "vgg16"):
+        (folder / f"{model}_predictions.csv").write_text(predictions({1, 2, 3}))
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "predictions")
+    # A rerun: one borderline image of cnn flips each way; vgg16 loses 25 images.
+    (folder / "cnn_predictions.csv").write_text(predictions({1, 2, 4}))
+    (folder / "vgg16_predictions.csv").write_text(predictions(set(range(1, 29))))
+
+    out = run(repo, sys.executable, REVIEW).stdout
+    section = out.split("### Test predictions: noise or change?")[1]
+    assert "**Changed**: vgg16." in section
+    assert "| cnn | 100 | 2 | 97.00 → 97.00 | 1 | 1 | 1 | 1 | within run-to-run variation |" in (
+        section
+    )
+    assert "| vgg16 | 100 | 25 | 97.00 → 72.00 | 25 | 0 |" in section and "| changed |" in section
