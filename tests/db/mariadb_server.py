@@ -310,6 +310,9 @@ class FlakyProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._closed:
+                client.close()
+                return
             with self._lock:
                 self.accepted += 1
                 drop = self.accepted <= self.refuse
@@ -343,5 +346,9 @@ class FlakyProxy:
 
     def close(self) -> None:
         self._closed = True
+        # shutdown() wakes the accept() blocked in _serve; close() alone does not, and a
+        # later proxy given the same descriptor would then serve that thread's connections.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self.cut_all()

@@ -144,6 +144,10 @@ def test_hostile_table_names_are_refused(name: str) -> None:
         ("timeout_s", "soon"),
         ("timeout_s", 0.05),
         ("retry_backoff_s", True),
+        ("retry_backoff_s", math.inf),  # time.sleep: OverflowError
+        ("retry_backoff_s", 1e308),  # doubled once: inf
+        ("timeout_s", math.nan),
+        ("retries", 10_000),  # 2 ** 9999 seconds
         ("port", 0),
     ],
 )

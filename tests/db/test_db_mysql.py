@@ -4,6 +4,7 @@ The stage runs in-process (db_helpers.Repo.push), except one run of the scripts;
 concurrent pushes run push() in forked child processes that stop inside the transaction.
 """
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,8 @@ import pytest
 from db_helpers import EPOCHS, Repo, mysql_env, paused, start_push, wait_until
 from mariadb_server import PASSWORD, X509_USER, FlakyProxy, MariaDB, TlsServer, free_port
 
+from fruitveg.db.backend import COLUMNS, MAX_RUN
+from fruitveg.db.mysql import MySQL
 from fruitveg.db.push import push
 from fruitveg.db.rows import RunIdentity
 
@@ -290,3 +293,153 @@ def test_hostile_names_never_reach_the_sql_text(
     refused = repo.push(mysql_env(mariadb, FRUITVEG_DB_TABLE=hostile_table))
     assert refused.returncode == 1 and "FRUITVEG_DB_TABLE" in refused.stderr
     assert count(mariadb, table) == repo.rows  # still there, untouched
+
+
+# --- tables made elsewhere, and the least-privilege user ---------------------------------
+
+
+def make_table(server: MariaDB, table: str, extra: str = "", **types: str) -> None:
+    """The table as someone else made it: our columns (types overridable), plus `extra`."""
+    columns = ", ".join(f"`{c}` {types.get(c, MySQL.types[c])}" for c in COLUMNS)
+    server.sql(f"CREATE TABLE `{table}` ({columns}{extra}) {MySQL.table_options}")
+
+
+def statement(stderr: str, start: str) -> str:
+    """The SQL statement a message ends with."""
+    found = re.search(rf"({start} .*)$", stderr.strip())
+    assert found, stderr
+    return found[1]
+
+
+def test_a_table_without_the_key_is_refused_until_the_statement_given_is_run(
+    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str
+) -> None:
+    """Before, each push inserted its rows again (twice the rows after two pushes)."""
+    make_table(mariadb, table)
+    repo = make_repo(table=table)
+    env = mysql_env(mariadb)
+    refused = repo.push(env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "has no primary key or unique index on exactly (run, model_name, epoch)" in (
+        refused.stderr
+    )
+    fix = statement(refused.stderr, "ALTER TABLE")
+    assert fix == (
+        f"ALTER TABLE `{table}` ADD UNIQUE KEY `run_model_epoch` (`run`, `model_name`, `epoch`)"
+    )
+    assert count(mariadb, table) == 0
+
+    # Rows an older push duplicated: the message counts them; the key cannot be added yet.
+    row = "('r', 'cnn', 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NOW(6))"
+    mariadb.sql(f"INSERT INTO `{table}` VALUES {row}, {row}, {row}")
+    again = repo.push(env)
+    assert again.returncode == 1
+    assert "holds 1 (run, model_name, epoch) key(s) more than once" in again.stderr
+    assert statement(again.stderr, "ALTER TABLE") == fix
+    mariadb.sql(f"DELETE FROM `{table}` WHERE run = 'r' LIMIT 2")
+
+    mariadb.sql(fix)
+    for _ in range(2):
+        assert repo.push(env).returncode == 0
+    assert count(mariadb, table) == repo.rows + 1
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ", PRIMARY KEY (`run`(20), `model_name`, `epoch`)",  # a prefix: long runs would merge
+        ", UNIQUE KEY (`run`, `model_name`)",  # epochs would overwrite each other
+        ", UNIQUE KEY (`run`, `model_name`, `epoch`, `pushed_at`)",  # never matches again
+    ],
+)
+def test_a_key_that_is_not_exactly_run_model_epoch_is_refused(
+    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str, key: str
+) -> None:
+    make_table(mariadb, table, key)
+    result = make_repo(table=table).push(mysql_env(mariadb))
+    assert result.returncode == 1 and "ADD UNIQUE KEY `run_model_epoch`" in result.stderr
+    assert count(mariadb, table) == 0
+
+
+def test_a_table_keyed_by_its_own_id_and_a_unique_run_model_epoch_is_used(
+    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str
+) -> None:
+    key = ", `id` BIGINT AUTO_INCREMENT PRIMARY KEY, UNIQUE KEY k (`epoch`, `run`, `model_name`)"
+    make_table(mariadb, table, key)
+    repo = make_repo(table=table)
+    for _ in range(2):
+        result = repo.push(mysql_env(mariadb))
+        assert result.returncode == 0, result.stderr
+    assert count(mariadb, table) == repo.rows
+
+
+def test_a_user_with_select_insert_update_only_pushes_once_the_table_exists(
+    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str
+) -> None:
+    """The README's least-privilege user: no CREATE once the table is there."""
+    user = f"least_{table[-10:]}"
+    for host in ("127.0.0.1", "localhost"):
+        mariadb.sql(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{PASSWORD}'", database=None)
+        mariadb.sql(f"GRANT SELECT, INSERT, UPDATE ON fruitveg.* TO '{user}'@'{host}'")
+    repo = make_repo(table=table)
+    least = mysql_env(mariadb, FRUITVEG_DB_USER=user)
+    assert repo.push(mysql_env(mariadb)).returncode == 0  # an owner made the table once
+    for _ in range(2):
+        pushed = repo.push(least | {"DVC_EXP_NAME": "least"})
+        assert pushed.returncode == 0, pushed.stderr
+    assert count(mariadb, table, "no-git@least") == repo.rows
+    assert count(mariadb, table) == 2 * repo.rows
+
+    missing = repo.push(least | {"FRUITVEG_DB_TABLE": f"{table}_new"})  # CREATE is needed
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert f"the user lacks a privilege on table '{table}_new'" in missing.stderr
+    assert "CREATE while the table does not exist" in missing.stderr
+    assert_no_secret(pushed.stdout, pushed.stderr, missing.stderr)
+
+
+def test_a_run_as_long_as_allowed_is_stored_whole(
+    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str
+) -> None:
+    """run, git_rev and exp_name hold as many characters as a run may have (191)."""
+    repo = make_repo(table=table)
+    exp = "e" * (MAX_RUN - len("no-git@"))
+    result = repo.push(mysql_env(mariadb, DVC_EXP_NAME=exp))
+    assert result.returncode == 0, result.stderr
+    assert mariadb.sql(f"SELECT DISTINCT run, exp_name FROM `{table}`") == [(f"no-git@{exp}", exp)]
+
+
+def test_a_narrower_table_is_refused_until_the_statement_given_widens_it(
+    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str
+) -> None:
+    """A table made by the earlier schema: exp_name VARCHAR(128), git_rev VARCHAR(64)."""
+    key = ", PRIMARY KEY (`run`, `model_name`, `epoch`)"
+    make_table(mariadb, table, key, exp_name="VARCHAR(128) NULL", git_rev="VARCHAR(64) NULL")
+    repo = make_repo(table=table)
+    refused = repo.push(mysql_env(mariadb))
+    assert refused.returncode == 1
+    assert "column(s) git_rev (varchar(64)), exp_name (varchar(128)) narrower" in refused.stderr
+    fix = statement(refused.stderr, "ALTER TABLE")
+    assert fix == (
+        f"ALTER TABLE `{table}` MODIFY `git_rev` VARCHAR(191) NULL, "
+        "MODIFY `exp_name` VARCHAR(191) NULL"
+    )
+    assert count(mariadb, table) == 0
+    mariadb.sql(fix)
+    result = repo.push(mysql_env(mariadb, DVC_EXP_NAME="e" * 150))
+    assert result.returncode == 0, result.stderr
+    assert count(mariadb, table) == repo.rows
+
+
+def test_names_mysql_would_compare_without_trailing_spaces_are_refused(
+    mariadb: MariaDB, make_repo: Callable[..., Repo], table: str
+) -> None:
+    """utf8mb4_bin pads: 'cnn' and 'cnn ' would be one key, one model overwriting the other."""
+    spaced = make_repo(models=("cnn", "cnn "), table=table).push(mysql_env(mariadb))
+    assert spaced.returncode == 1 and "model name 'cnn '" in spaced.stderr
+    assert mariadb.sql("SHOW TABLES LIKE %s", (table,)) == []  # stopped before any SQL
+
+    repo = make_repo(table=table)
+    exp = repo.push(mysql_env(mariadb, DVC_EXP_NAME="lr-1e-3 "))
+    assert exp.returncode == 1
+    assert "DVC_EXP_NAME 'lr-1e-3 ' ends in white space: remove it" in exp.stderr
+    assert mariadb.sql("SHOW TABLES LIKE %s", (table,)) == []

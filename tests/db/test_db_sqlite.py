@@ -1,15 +1,21 @@
 """The stage against its embedded default, a SQLite file: in-process, except one run of
 the scripts themselves; kills and concurrency with pushes in child processes."""
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from db_helpers import EPOCHS, Repo, history_csv, paused, start_push, wait_until
 
+from fruitveg.db.backend import COLUMNS
 from fruitveg.db.rows import RunIdentity
+from fruitveg.db.sqlite import SQLite
+
+SQLITE = SQLite(Path("unused"), "unused")
 
 
 def stored(repo: Repo, table: str = "training_logs") -> list[tuple]:
@@ -180,3 +186,86 @@ def test_two_pushes_at_once_lose_and_duplicate_nothing(
     rows_stored = stored(repo)
     assert len(rows_stored) == len(set(rows_stored)) == 2 * repo.rows
     assert {r[0] for r in rows_stored} == {"no-git@a", "no-git@b"}
+
+
+def make_table(repo: Repo, key: str = "") -> None:
+    """training_logs as someone else made it: our columns, and `key` (none by default)."""
+    repo.sqlite.parent.mkdir(parents=True, exist_ok=True)
+    columns = ", ".join(f'"{c}" {SQLITE.types[c]}' for c in COLUMNS)
+    with closing(sqlite3.connect(repo.sqlite)) as conn:
+        conn.execute(f'CREATE TABLE "training_logs" ({columns}{key})')
+        conn.commit()
+
+
+def test_a_table_without_the_key_is_refused_until_the_statement_given_is_run(
+    make_repo: Callable[..., Repo],
+) -> None:
+    """Before, the upsert failed with SQLite's own words and no way forward."""
+    repo = make_repo()
+    make_table(repo)
+    refused = repo.push()
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "has no primary key or unique index on exactly (run, model_name, epoch)" in (
+        refused.stderr
+    )
+    fix = refused.stderr.strip().rsplit(": ", 1)[1]
+    assert fix == (
+        'CREATE UNIQUE INDEX "training_logs_run_model_epoch" ON "training_logs" '
+        '("run", "model_name", "epoch")'
+    )
+    assert stored(repo) == []
+    with closing(sqlite3.connect(repo.sqlite)) as conn:
+        conn.execute(fix)
+        conn.commit()
+    for _ in range(2):
+        assert repo.push().returncode == 0
+    assert len(stored(repo)) == repo.rows
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ', UNIQUE ("run", "model_name")',
+        ', UNIQUE ("run", "model_name", "epoch", "pushed_at")',
+    ],
+)
+def test_a_key_that_is_not_exactly_run_model_epoch_is_refused(
+    make_repo: Callable[..., Repo], key: str
+) -> None:
+    repo = make_repo()
+    make_table(repo, key)
+    result = repo.push()
+    assert result.returncode == 1 and "CREATE UNIQUE INDEX" in result.stderr
+    assert stored(repo) == []
+
+
+def test_a_null_sqlite_path_is_named_and_no_file_is_made(make_repo: Callable[..., Repo]) -> None:
+    repo = make_repo(sqlite_path=None)
+    result = repo.push()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "db.sqlite_path is missing or null" in result.stderr
+    assert not [p for p in repo.root.rglob("*") if "None" in p.name]
+
+
+def test_a_db_env_that_is_not_utf8_is_named_without_its_text(
+    make_repo: Callable[..., Repo],
+) -> None:
+    repo = make_repo()
+    (repo.root / "db.env").write_bytes(b"FRUITVEG_DB_USER=u\nFRUITVEG_DB_PASSWORD=caf\xe9-Zq9\n")
+    result = repo.push()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "error: db.env, line 2: not UTF-8 text" in result.stderr
+    assert "Zq9" not in result.stderr + result.stdout
+    assert not repo.sqlite.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("retry_backoff_s", math.inf), ("retry_backoff_s", 1e308), ("timeout_s", math.nan)],
+)
+def test_waits_that_cannot_be_waited_are_refused(
+    make_repo: Callable[..., Repo], setting: str, value: float
+) -> None:
+    result = make_repo(**{setting: value}).push()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"params.yaml: 'db.{setting}' must be a number" in result.stderr

@@ -37,6 +37,13 @@ class DbError(PipelineError):
     """The push or query failed; the message says where and what to check, without secrets."""
 
 
+class TableShape(NamedTuple):
+    """An existing table as the database describes it, names in lower case."""
+
+    columns: Mapping[str, str]  # column -> declared type, as the database prints it
+    unique_keys: list[frozenset[str]]  # unique indexes (primary included) on whole columns
+
+
 class Failure(NamedTuple):
     """A driver error as the user sees it: our own message, and whether to retry."""
 
@@ -84,6 +91,19 @@ class Backend(ABC):
             f"CREATE TABLE IF NOT EXISTS {self.quote(table)} ({cols}, PRIMARY KEY ({key}))"
             f"{self.table_options}"
         )
+
+    @abstractmethod
+    def table_shape(self, cur: Any, table: str) -> TableShape | None:
+        """The table's columns and unique keys; None when it does not exist. A unique index
+        that is partial or covers a prefix or an expression is left out: it is no key."""
+
+    @abstractmethod
+    def add_key(self, table: str) -> str:
+        """The statement that gives an existing table its unique key on KEY_COLUMNS."""
+
+    def widen(self, table: str, columns: list[str]) -> str:
+        """The statement that gives existing columns our types (only where types have widths)."""
+        raise NotImplementedError(f"{self.name} column types declare no widths")
 
     def insert(self, table: str) -> str:
         cols = ", ".join(self.quote(c) for c in COLUMNS)

@@ -40,6 +40,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _DATABASE = re.compile(r"[A-Za-z0-9_$-]{1,64}")
 _HOST = re.compile(r"[A-Za-z0-9._:\[\]-]+")
 SECRET_KEYS = ("user", "password", "ssl_key")  # refused in params.yaml
+# Bounds that keep every wait a number time.sleep and sockets accept (no OverflowError):
+# db.timeout_s, db.retry_backoff_s and each retry's doubled wait stay below MAX_WAIT_S.
+MAX_WAIT_S = 3600.0
+MAX_RETRIES = 100
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,13 @@ def _port(value: int, setting: str) -> int:
     return value
 
 
+def _retries(params: dict[str, Any]) -> int:
+    retries = P.whole(params, "db.retries", 0)
+    if retries > MAX_RETRIES:
+        raise ParamError(f"params.yaml: 'db.retries' must be at most {MAX_RETRIES}, got {retries}")
+    return retries
+
+
 def read_params(params: dict[str, Any]) -> DbParams:
     """Check params.yaml's `db:` block: the only code that reads it. A setting that is
     absent or null takes DbParams' default."""
@@ -112,7 +123,9 @@ def read_params(params: dict[str, Any]) -> DbParams:
     given = {key for key, value in block.items() if value is not None}
     default = DbParams(table="")
     sqlite_path = block.get("sqlite_path")
-    if sqlite_path is not None and (not isinstance(sqlite_path, str) or not sqlite_path.strip()):
+    if sqlite_path is not None and (
+        not isinstance(sqlite_path, str) or not sqlite_path.strip() or "\0" in sqlite_path
+    ):
         raise ParamError("params.yaml: db.sqlite_path must be a non-empty path")
     host = block.get("host") or ""
     if host:
@@ -130,13 +143,13 @@ def read_params(params: dict[str, Any]) -> DbParams:
         port=port,
         database=database,
         timeout_s=(
-            P.finite(params, "db.timeout_s", 0.1, low_ok=True)
+            P.finite(params, "db.timeout_s", 0.1, MAX_WAIT_S, low_ok=True)
             if "timeout_s" in given
             else default.timeout_s
         ),
-        retries=P.whole(params, "db.retries", 0) if "retries" in given else default.retries,
+        retries=_retries(params) if "retries" in given else default.retries,
         retry_backoff_s=(
-            P.finite(params, "db.retry_backoff_s", 0.0, low_ok=True)
+            P.finite(params, "db.retry_backoff_s", 0.0, MAX_WAIT_S, low_ok=True)
             if "retry_backoff_s" in given
             else default.retry_backoff_s
         ),
@@ -179,7 +192,10 @@ def resolve(db: DbParams, environ: Mapping[str, str] | None = None) -> Target:
     host = settings.get(ENV_HOST) or db.host
     if not host:
         if db.sqlite_path is None:
-            raise ParamError("params.yaml: missing setting 'db.sqlite_path' (or give a db.host)")
+            raise ParamError(
+                "params.yaml: db.sqlite_path is missing or null: give the SQLite file's path "
+                "(or a db.host)"
+            )
         backend: Backend = SQLite(resolve_path(db.sqlite_path, environ), db.sqlite_path)
         return Target(backend, table, **policy)
 

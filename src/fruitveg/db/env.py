@@ -47,7 +47,16 @@ def resolve_path(path: str, environ: Mapping[str, str]) -> Path:
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (blank lines and # comments ignored; values may be quoted)."""
     values: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParamError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # name the line, never show it: it may hold a password
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ParamError(f"{path}, line {line}: not UTF-8 text; save the file as UTF-8") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

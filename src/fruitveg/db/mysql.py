@@ -10,7 +10,7 @@ from typing import Any
 import mysql.connector
 from mysql.connector import errorcode
 
-from fruitveg.db.backend import VALUE_COLUMNS, Backend, Failure
+from fruitveg.db.backend import KEY_COLUMNS, MAX_RUN, VALUE_COLUMNS, Backend, Failure, TableShape
 from fruitveg.db.env import ENV_HOST, ENV_NAME, ENV_PASSWORD, ENV_SSL_CA, ENV_USER
 
 # Worth another attempt: the server may be restarting, or the transaction lost a race.
@@ -44,7 +44,7 @@ class MySQL(Backend):
     name = "mysql"
     mark = "%s"
     types = {
-        "run": "VARCHAR(191) NOT NULL",
+        "run": f"VARCHAR({MAX_RUN}) NOT NULL",
         "model_name": "VARCHAR(64) NOT NULL",
         "epoch": "INT NOT NULL",
         "start_time": "DATETIME(6) NULL",
@@ -54,8 +54,9 @@ class MySQL(Backend):
         "train_loss": "DOUBLE NULL",
         "val_loss": "DOUBLE NULL",
         "learning_rate": "DOUBLE NULL",
-        "git_rev": "VARCHAR(64) NULL",
-        "exp_name": "VARCHAR(128) NULL",
+        # Parts of the run: as wide as it, so no part can be longer than its column.
+        "git_rev": f"VARCHAR({MAX_RUN}) NULL",
+        "exp_name": f"VARCHAR({MAX_RUN}) NULL",
         "pushed_at": "DATETIME(6) NOT NULL",
     }
     table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -81,6 +82,40 @@ class MySQL(Backend):
         # VALUES(col) rather than MySQL 8's row alias: MariaDB knows only the former.
         sets = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in VALUE_COLUMNS)
         return f"{self.insert(table)} ON DUPLICATE KEY UPDATE {sets}"
+
+    def table_shape(self, cur: Any, table: str) -> TableShape | None:
+        # SHOW names exactly this table (information_schema compares names without case)
+        # and needs no privilege beyond one on the table.
+        try:
+            cur.execute(f"SHOW COLUMNS FROM {self.quote(table)}")
+        except mysql.connector.Error as exc:
+            if exc.errno == errorcode.ER_NO_SUCH_TABLE:
+                return None
+            raise
+        columns = {_text(row[0]).lower(): _text(row[1]) for row in cur.fetchall()}
+        cur.execute(f"SHOW INDEX FROM {self.quote(table)}")
+        fields = [d[0].lower() for d in cur.description]
+        indexes: dict[str, set[str]] = {}
+        partial: set[str] = set()  # on a prefix of a column, or an expression
+        for row in cur.fetchall():
+            index = dict(zip(fields, row, strict=True))
+            if int(index["non_unique"]):
+                continue
+            name, column = _text(index["key_name"]), index["column_name"]
+            if column is None or index.get("sub_part") is not None:
+                partial.add(name)
+            else:
+                indexes.setdefault(name, set()).add(_text(column).lower())
+        keys = [frozenset(cols) for name, cols in indexes.items() if name not in partial]
+        return TableShape(columns, keys)
+
+    def add_key(self, table: str) -> str:
+        key = ", ".join(self.quote(c) for c in KEY_COLUMNS)
+        return f"ALTER TABLE {self.quote(table)} ADD UNIQUE KEY `run_model_epoch` ({key})"
+
+    def widen(self, table: str, columns: list[str]) -> str:
+        changes = ", ".join(f"MODIFY {self.quote(c)} {self.types[c]}" for c in columns)
+        return f"ALTER TABLE {self.quote(table)} {changes}"
 
     def connect(self, timeout_s: float) -> Any:
         options: dict[str, Any] = {
@@ -139,7 +174,11 @@ class MySQL(Backend):
                 f"or the user has no rights on it (check {ENV_NAME})",
             )
         if errno == errorcode.ER_TABLEACCESS_DENIED_ERROR:
-            return Failure(False, f"{where}: the user lacks a privilege on table '{table}'")
+            return Failure(
+                False,
+                f"{where}: the user lacks a privilege on table '{table}' (it needs SELECT, "
+                "INSERT and UPDATE, and CREATE while the table does not exist)",
+            )
         if errno == errorcode.ER_NO_SUCH_TABLE:
             return Failure(
                 False, f"{where}: table '{table}' not found; nothing has been pushed yet"
@@ -164,3 +203,8 @@ class MySQL(Backend):
     def _scrub(self, text: str) -> str:
         """Server text may quote what was sent; the password never goes out in a message."""
         return text.replace(self.password, "***") if self.password else text
+
+
+def _text(value: Any) -> str:
+    """A SHOW result's text (the pure-Python protocol returns some columns as bytes)."""
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)

@@ -9,6 +9,7 @@ interface (fruitveg.db.backend): nothing here knows which database it talks to.
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing, suppress
@@ -16,8 +17,15 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from fruitveg.core.params import model_name
-from fruitveg.db.backend import COLUMNS, MAX_RUN, SHOWN_COLUMNS, Backend, DbError
-from fruitveg.db.config import Target, validate_identifier
+from fruitveg.db.backend import (
+    COLUMNS,
+    KEY_COLUMNS,
+    MAX_RUN,
+    SHOWN_COLUMNS,
+    Backend,
+    DbError,
+)
+from fruitveg.db.config import MAX_WAIT_S, Target, validate_identifier
 from fruitveg.db.rows import EpochRow, RunIdentity
 
 log = logging.getLogger(__name__)  # the stage shows warnings (retries) on stderr
@@ -41,23 +49,72 @@ def _with_retries(target: Target, action: Callable[[Any, Backend], T]) -> T:
                 raise DbError(message) from None
             if attempt == attempts:
                 raise DbError(f"{message}; gave up after {attempts} attempt(s)") from None
-            delay = target.retry_backoff_s * 2 ** (attempt - 1) * random.uniform(1.0, 1.5)
+            # Capped: doubling a long backoff many times would overflow time.sleep.
+            doubled = min(target.retry_backoff_s * 2 ** (attempt - 1), MAX_WAIT_S)
+            delay = doubled * random.uniform(1.0, 1.5)
             log.warning("%s; retry %d of %d in %.1f s", message, attempt, target.retries, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
 
 
+def _width(sql_type: str) -> int | None:
+    """The characters a CHAR or VARCHAR type holds; None for any other type."""
+    found = re.match(r"\s*(?:var)?char\s*\(\s*(\d+)\s*\)", sql_type, re.IGNORECASE)
+    return int(found[1]) if found else None
+
+
+def _duplicate_keys(cur: Any, backend: Backend, table: str) -> int:
+    key = ", ".join(backend.quote(c) for c in KEY_COLUMNS)
+    cur.execute(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {backend.quote(table)} GROUP BY {key} "
+        "HAVING COUNT(*) > 1) AS d"
+    )
+    ((count,),) = cur.fetchall()
+    return int(count)
+
+
 def ensure_table(cur: Any, backend: Backend, table: str) -> None:
-    """Create the table if absent; refuse one that lacks our columns."""
-    cur.execute(backend.create_table(table))
-    cur.execute(f"SELECT * FROM {backend.quote(table)} WHERE 1 = 0")
-    cur.fetchall()
-    present = {d[0].lower() for d in cur.description}
-    missing = [c for c in COLUMNS if c not in present]
+    """Create the table when it is missing; refuse one the upsert cannot trust.
+
+    CREATE runs only for a missing table, so once it exists a user with SELECT, INSERT and
+    UPDATE alone can push. An existing table needs our columns, at least as wide as ours,
+    and a unique key on exactly (run, model_name, epoch): without it every push would add
+    its rows again instead of updating them.
+    """
+    shape = backend.table_shape(cur, table)
+    if shape is None:
+        cur.execute(backend.create_table(table))  # IF NOT EXISTS: another push may race us
+        return
+    where = f"{backend.where()}: table '{table}'"
+    missing = [c for c in COLUMNS if c not in shape.columns]
     if missing:
         raise DbError(
-            f"{backend.where()}: table '{table}' exists without column(s) {', '.join(missing)}; "
+            f"{where} exists without column(s) {', '.join(missing)}; "
             "it was made by something else: choose another db.table or migrate it"
+        )
+    narrow = [
+        c
+        for c in COLUMNS
+        if (ours := _width(backend.types[c])) is not None
+        and ((theirs := _width(shape.columns[c])) is None or theirs < ours)
+    ]
+    if narrow:
+        shown = ", ".join(f"{c} ({shape.columns[c]})" for c in narrow)
+        raise DbError(
+            f"{where}: column(s) {shown} narrower than the values a push may hold; "
+            f"widen them with: {backend.widen(table, narrow)}"
+        )
+    if frozenset(KEY_COLUMNS) not in shape.unique_keys:
+        duplicated = _duplicate_keys(cur, backend, table)
+        fix = (
+            f"it already holds {duplicated} (run, model_name, epoch) key(s) more than once: "
+            "delete all but one row of each, then run"
+            if duplicated
+            else "add the key with"
+        )
+        raise DbError(
+            f"{where} has no primary key or unique index on exactly (run, model_name, epoch), "
+            f"so every push would add its rows again; {fix}: {backend.add_key(table)}"
         )
 
 

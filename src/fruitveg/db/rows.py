@@ -55,6 +55,9 @@ def run_identity(environ: Mapping[str, str] | None = None, cwd: Path | None = No
     identity = RunIdentity(git_rev=rev, exp_name=environ.get("DVC_EXP_NAME") or None)
     if len(identity.run) > MAX_RUN:
         raise DbError(f"run identity longer than {MAX_RUN} characters: {identity.run[:60]}...")
+    exp = identity.exp_name
+    if exp and exp != exp.rstrip():  # MySQL compares keys without trailing spaces
+        raise DbError(f"DVC_EXP_NAME {exp!r} ends in white space: remove it")
     return identity
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fruitveg.db.backend import KEY_COLUMNS, VALUE_COLUMNS, Backend, Failure
+from fruitveg.db.backend import KEY_COLUMNS, VALUE_COLUMNS, Backend, Failure, TableShape
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,29 @@ class SQLite(Backend):
 
     def quote(self, identifier: str) -> str:
         return f'"{identifier}"'
+
+    def table_shape(self, cur: Any, table: str) -> TableShape | None:
+        # The pragma functions take the names as query parameters: nothing to quote.
+        cur.execute("SELECT name, type FROM pragma_table_info(?)", (table,))
+        columns = {name.lower(): kind for name, kind in cur.fetchall()}
+        if not columns:
+            return None
+        cur.execute(
+            'SELECT name FROM pragma_index_list(?) WHERE "unique" AND NOT partial', (table,)
+        )
+        keys = []
+        for (index,) in cur.fetchall():
+            cur.execute("SELECT name FROM pragma_index_info(?)", (index,))
+            names = [name for (name,) in cur.fetchall()]
+            if None not in names:  # an expression is no column
+                keys.append(frozenset(n.lower() for n in names))
+        return TableShape(columns, keys)
+
+    def add_key(self, table: str) -> str:
+        # SQLite cannot add a constraint to a table; a unique index serves the upsert alike.
+        key = ", ".join(self.quote(c) for c in KEY_COLUMNS)
+        index = self.quote(f"{table}_run_model_epoch")
+        return f"CREATE UNIQUE INDEX {index} ON {self.quote(table)} ({key})"
 
     def upsert(self, table: str) -> str:
         key = ", ".join(self.quote(c) for c in KEY_COLUMNS)
