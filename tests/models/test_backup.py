@@ -1,6 +1,7 @@
-"""The resume state: when a rerun carries on, and when it starts afresh."""
+"""The resume state: a rerun carries on only from a sealed, unchanged state of the same inputs."""
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,54 +21,96 @@ def epochs(n: int) -> list[Epoch]:
     return [Epoch(e, t.format(e - 1), t.format(e), *row) for e in range(1, n + 1)]
 
 
-def saved(root: Path, fp: str, finished: int, rows: int, best: bool = True) -> Backup:
-    """A backup as a run killed after `finished` epochs leaves it."""
+def saved(root: Path, fp: str, finished: int, rows: int | None = None) -> Backup:
+    """A backup as a run killed after `finished` epochs leaves it: every file, then sealed."""
     backup = Backup(root)
     backup.open(fp)
     backup.keras_dir.mkdir()
-    (backup.keras_dir / "training_metadata.json").write_text(json.dumps({"epoch": finished}))
-    history.write(backup.history, epochs(rows))
-    if best:
-        backup.best_weights.write_bytes(b"weights")
+    backup.keras_metadata.write_text(json.dumps({"epoch": finished, "batch": 0}))
+    (backup.keras_dir / "latest.weights.h5").write_bytes(b"weights %d" % finished)
+    history.write(backup.history, epochs(finished if rows is None else rows))
+    backup.best_weights.write_bytes(b"best")
+    backup.seal(finished)
     return backup
 
 
-def test_a_fresh_backup_records_its_fingerprint(tmp_path: Path) -> None:
+def test_a_fresh_backup_is_an_empty_folder(tmp_path: Path) -> None:
     backup = Backup(tmp_path / "cnn")
-    assert backup.open("abc") == (0, [])
-    assert backup.fingerprint.read_text() == "abc"
+    assert backup.open("abc") == (0, [], "")
+    assert list(backup.root.iterdir()) == []
     backup.remove()
     assert not backup.root.exists()
 
 
-def test_the_same_fingerprint_resumes_with_the_kept_history(tmp_path: Path) -> None:
-    backup = saved(tmp_path / "cnn", "abc", finished=2, rows=3)  # a third row half-written
-    assert backup.open("abc") == (2, epochs(2))
-    assert backup.best_weights.exists()
+def test_a_sealed_unchanged_state_resumes_with_its_history(tmp_path: Path) -> None:
+    saved(tmp_path / "cnn", "abc", finished=2)
+    backup = Backup(tmp_path / "cnn")
+    assert backup.open("abc") == (2, epochs(2), "")
+    assert backup.best_weights.exists() and backup.manifest.exists()
+
+
+def later_weights(backup: Backup) -> None:
+    """Weights of epoch 3 beside the metadata of epoch 2: killed between Keras' two writes."""
+    (backup.keras_dir / "latest.weights.h5").write_bytes(b"weights 3")
+
+
+def later_history(backup: Backup) -> None:
+    history.write(backup.history, epochs(3))
+
+
+def no_manifest(backup: Backup) -> None:
+    backup.manifest.unlink()
+
+
+def broken_manifest(backup: Backup) -> None:
+    backup.manifest.write_text('{"epochs": 2, "files":')
+
+
+def no_best(backup: Backup) -> None:
+    backup.best_weights.unlink()
 
 
 @pytest.mark.parametrize(
-    "fp, finished, rows, best",
+    ("change", "reason"),
     [
-        ("other", 2, 2, True),  # settings, layout or libraries changed
-        ("abc", 2, 1, True),  # history behind the Keras state
-        ("abc", 2, 2, False),  # no best weights yet
-        ("abc", 0, 0, True),  # killed inside the first epoch
+        (later_weights, "keras/latest.weights.h5 differs from the one saved after epoch 2"),
+        (later_history, "history.csv differs from the one saved after epoch 2"),
+        (no_best, "best.weights.h5 is missing"),
+        (no_manifest, "no finished epoch was recorded"),
+        (broken_manifest, "manifest.json is unreadable"),
     ],
 )
-def test_anything_else_starts_afresh(
-    tmp_path: Path, fp: str, finished: int, rows: int, best: bool
+def test_a_state_that_changed_after_its_seal_starts_afresh_saying_why(
+    tmp_path: Path, change: Callable[[Backup], None], reason: str
 ) -> None:
-    backup = saved(tmp_path / "cnn", "abc", finished, rows, best)
-    assert backup.open(fp) == (0, [])
-    assert sorted(p.name for p in backup.root.iterdir()) == ["fingerprint.txt"]
-    assert backup.fingerprint.read_text() == fp
+    change(saved(tmp_path / "cnn", "abc", finished=2))
+    backup = Backup(tmp_path / "cnn")
+    assert backup.open("abc") == (0, [], reason)
+    assert list(backup.root.iterdir()) == []
+
+
+def test_other_settings_start_afresh(tmp_path: Path) -> None:
+    saved(tmp_path / "cnn", "abc", finished=2)
+    resume = Backup(tmp_path / "cnn").open("other")
+    assert resume == (0, [], "it was made from other settings, layout files or libraries")
+
+
+def test_parts_sealed_from_different_epochs_start_afresh(tmp_path: Path) -> None:
+    """Sealed as written, yet the history does not hold the epochs the metadata says."""
+    saved(tmp_path / "cnn", "abc", finished=2, rows=1)
+    resume = Backup(tmp_path / "cnn").open("abc")
+    assert resume == (0, [], "its parts disagree on the epochs finished (manifest: 2)")
 
 
 def test_an_unreadable_history_starts_afresh(tmp_path: Path) -> None:
-    backup = saved(tmp_path / "cnn", "abc", finished=1, rows=1)
+    backup = saved(tmp_path / "cnn", "abc", finished=1)
     backup.history.write_text("not,a,history\n")
-    assert backup.open("abc") == (0, [])
+    backup.seal(1)
+    assert Backup(backup.root).open("abc") == (
+        0,
+        [],
+        "its Keras metadata or history is unreadable",
+    )
 
 
 def test_the_fingerprint_follows_settings_and_layout_files(repo: Path) -> None:

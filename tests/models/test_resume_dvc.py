@@ -84,8 +84,8 @@ def test_sigkill_mid_epoch_then_repro_resumes_to_the_same_history(tmp_path: Path
             start_new_session=True,
         )
         deadline = time.monotonic() + 300
-        saved = root / "data/train_backup/cnn/keras/training_metadata.json"
-        while not saved.exists():  # BackupAndRestore has saved epoch 1: epoch 2 is starting
+        saved = root / "data/train_backup/cnn/manifest.json"
+        while not saved.exists():  # epoch 1's backup is sealed: epoch 2 is starting
             assert proc.poll() is None, (tmp_path / "killed.log").read_text()
             assert time.monotonic() < deadline
             time.sleep(0.02)

@@ -11,6 +11,7 @@ import numpy as np
 
 from fruitveg.core import history
 from fruitveg.core.history import Epoch
+from fruitveg.training.backup import Backup
 from fruitveg.training.settings import TrainSettings
 
 
@@ -96,3 +97,15 @@ class EpochSeeds(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         for state, seed in zip(self._states, self._initial, strict=True):
             state.assign(np.array([seed, epoch * self.STEP_SPAN], dtype=state.dtype))
+
+
+class SealBackup(keras.callbacks.Callback):
+    """Seal the backup's state (training.backup) at the end of each epoch. Must come after
+    every callback that writes a file of that state, BackupAndRestore included."""
+
+    def __init__(self, backup: Backup) -> None:
+        super().__init__()
+        self.backup = backup
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.backup.seal(epoch + 1)

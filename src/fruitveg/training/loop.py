@@ -32,7 +32,7 @@ from fruitveg.core.history import Epoch
 from fruitveg.models.backbones import WeightsError
 from fruitveg.models.build import build_model
 from fruitveg.training.backup import Backup, fingerprint
-from fruitveg.training.callbacks import EpochHistory, EpochSeeds
+from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup
 from fruitveg.training.inputs import decoded, eval_stream, split_files, train_stream
 from fruitveg.training.runtime import configure_runtime
 from fruitveg.training.settings import TrainSettings
@@ -84,7 +84,7 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
             raise WeightsError(msg) from None
         compile_model(model, m.optimizer, m.lr, s.binary, runtime.jit_compile)
     backup = Backup(paths.train_backup_dir(m.name))
-    done, rows = backup.open(fingerprint(s))
+    done, rows, discarded = backup.open(fingerprint(s))
 
     train_files, train_targets = split_files(layout.root, "train", layout.labels)
     val_files, val_targets = split_files(layout.root, "validation", layout.labels)
@@ -96,7 +96,12 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
         f"{runtime.device}, {runtime.strategy.num_replicas_in_sync} replica(s), "
         f"mixed precision {'on' if runtime.mixed_precision else 'off'}, "
         f"XLA {'on' if runtime.jit_compile else 'off'}"
-        + (f"; resuming after epoch {done} from {backup.root}" if done else ""),
+        + (f"; resuming after epoch {done} from {backup.root}" if done else "")
+        + (
+            f"; starting afresh: the backup in {backup.root} was removed, {discarded}"
+            if discarded
+            else ""
+        ),
         flush=True,
     )
     shape = (layout.image_size, len(layout.labels), s.binary)
@@ -122,8 +127,11 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
             initial_value_threshold=best_so_far,
         ),
         DVCLiveCallback(live=live),
-        # Last, so that an epoch counts as finished only once everything above is written.
-        keras.callbacks.BackupAndRestore(str(backup.keras_dir), double_checkpoint=True),
+        # Kept after fit: backup.remove() clears it once the model is published, so a kill
+        # before that resumes from the last epoch instead of training again.
+        keras.callbacks.BackupAndRestore(str(backup.keras_dir), delete_checkpoint=False),
+        # Last: an epoch counts as finished only once every file above is written.
+        SealBackup(backup),
     ]
     t0 = time.perf_counter()
     if done < m.epochs:
