@@ -15,7 +15,7 @@ repro: $(VENV)/.installed  ## regenerate every result on the offline default
 
 test: $(VENV)/.installed system  ## the whole test suite, the end-to-end pipeline included
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile  # one worker per core; a test file stays on one worker
 
 quick: $(VENV)/.installed  ## everyday subset: no dvc or stage subprocesses, no real training runs
 	$(BIN)/pytest -m "not slow and not pipeline"
