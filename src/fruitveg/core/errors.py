@@ -1,7 +1,13 @@
-"""The one error type that stage entry points turn into a clear message and exit code 1."""
+"""The stage boundary: one clear line for a PipelineError, and no secret in anything printed."""
 
+import logging
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from fruitveg.core import secrets
 
 
 class PipelineError(ValueError):
@@ -9,9 +15,64 @@ class PipelineError(ValueError):
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's main; a PipelineError ends it with one line instead of a traceback."""
+    """Run a stage's main with every known secret masked in its output and errors.
+
+    A PipelineError ends it with one line (exit 1); any other exception with its
+    traceback, scrubbed (exit 1, or 130 for Ctrl-C), since a library may put a credential
+    in a message (http.client quotes a bad Authorization header whole).
+    """
+    scrub = secrets.scrubber()
+    with _scrubbed_output(scrub):
+        try:
+            main()
+        except PipelineError as exc:
+            print(f"error: {scrub(str(exc))}", file=sys.stderr)
+            raise SystemExit(1) from None
+        except SystemExit as exc:
+            if isinstance(exc.code, int | None):
+                raise
+            print(scrub(str(exc.code)), file=sys.stderr)  # Python would print it unscrubbed
+            raise SystemExit(1) from None
+        except BaseException as exc:
+            sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
+            raise SystemExit(130 if isinstance(exc, KeyboardInterrupt) else 1) from None
+
+
+class _Scrubbed:
+    """A text stream that masks secrets in what goes through it; the rest is the stream's."""
+
+    def __init__(self, stream: TextIO, scrub: Callable[[str], str]) -> None:
+        self._stream, self._scrub = stream, scrub
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._scrub(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _scrubbed_output(scrub: Callable[[str], str]) -> Iterator[None]:
+    """sys.stdout, sys.stderr and the log handlers writing to them, scrubbed."""
+    out, err = sys.stdout, sys.stderr
+    wrapped = {id(out): _Scrubbed(out, scrub), id(err): _Scrubbed(err, scrub)}
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = [
+        h
+        for lg in loggers
+        for h in getattr(lg, "handlers", ())  # placeholders have none
+        if isinstance(h, logging.StreamHandler) and id(h.stream) in wrapped
+    ]
+    sys.stdout, sys.stderr = wrapped[id(out)], wrapped[id(err)]
+    originals = [(h, h.setStream(wrapped[id(h.stream)])) for h in handlers]
     try:
-        main()
-    except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+        for handler, stream in originals:
+            handler.setStream(stream)

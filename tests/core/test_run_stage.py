@@ -1,0 +1,104 @@
+"""The stage boundary (run_stage): nothing a stage prints, logs or raises shows a known
+secret, in any form; an unexpected exception prints a scrubbed traceback."""
+
+import base64
+import http.client
+import json
+import logging
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from fruitveg.core.errors import PipelineError, run_stage
+
+TOKEN = "KGAT_0123456789abcdef0123456789abcdef"
+USER, KEY = "someone", "k3y/with+odd=chars&more"
+PASSWORD = "pa ss'w\"ord\\x"
+
+
+def planted_forms(value: str, user: str | None = None) -> list[str]:
+    """How a secret shows up in real messages; written here, not taken from the code."""
+    found = [value, repr(value)[1:-1], json.dumps(value)[1:-1], quote(value, safe="")]
+    if user:
+        found.append(base64.b64encode(f"{user}:{value}".encode()).decode())
+    return found
+
+
+@pytest.fixture
+def planted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    for name in ("KAGGLE_CONFIG_DIR", "FRUITVEG_DB_ENV_FILE", "DVC_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN + "\r")
+    monkeypatch.setenv("KAGGLE_USERNAME", USER)
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    monkeypatch.setenv("FRUITVEG_DB_PASSWORD", PASSWORD)
+
+
+def stage_output(main, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as info:
+        run_stage(main)
+    out, err = capsys.readouterr()
+    for value, user in ((TOKEN, None), (KEY, USER), (PASSWORD, None)):
+        for form in planted_forms(value, user):
+            assert form not in out + err, f"{form!r} leaked"
+    return info.value.code, out + err
+
+
+def test_the_crlf_token_in_an_http_client_error(planted, capsys) -> None:
+    """The case seen: http.client refuses a header ending in \\r and quotes it whole."""
+
+    def main() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", 9)
+        conn.putrequest("GET", "/")
+        conn.putheader("Authorization", f"Bearer {TOKEN}\r")
+
+    code, output = stage_output(main, capsys)
+    assert code == 1
+    assert "Traceback" in output and "ValueError: Invalid header value b'Bearer ***" in output
+
+
+def test_a_server_echo_of_basic_auth(planted, capsys) -> None:
+    basic = base64.b64encode(f"{USER}:{KEY}".encode()).decode()
+
+    def main() -> None:
+        raise PipelineError(f"HTTP 500: bad request with Authorization: Basic {basic}")
+
+    code, output = stage_output(main, capsys)
+    assert (code, output) == (1, "error: HTTP 500: bad request with Authorization: Basic ***\n")
+
+
+def test_prints_and_logs_of_the_stage_are_scrubbed(planted, capsys) -> None:
+    logger = logging.getLogger("fruitveg.test_scrub")
+    stream = sys.stderr
+    handler = logging.StreamHandler(stream)  # made before the stage, as push_db does
+    logger.addHandler(handler)
+    try:
+
+        def main() -> None:
+            print(f"password {PASSWORD!r} url https://x/?key={quote(KEY, safe='')}")
+            logger.warning("token %s", TOKEN)
+            raise KeyboardInterrupt
+
+        code, output = stage_output(main, capsys)
+    finally:
+        logger.removeHandler(handler)
+    assert code == 130 and "token ***" in output and "KeyboardInterrupt" in output
+    assert handler.stream is stream and sys.stderr is stream  # restored
+
+
+def test_an_exit_message_is_scrubbed(planted, capsys) -> None:
+    def main() -> None:
+        raise SystemExit(f"cannot log in with {KEY}")
+
+    assert stage_output(main, capsys) == (1, "cannot log in with ***\n")
+
+
+def test_a_clean_exit_passes_through(planted, capsys) -> None:
+    def main() -> None:
+        raise SystemExit(0)
+
+    assert stage_output(main, capsys) == (0, "")
