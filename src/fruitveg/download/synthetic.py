@@ -77,11 +77,25 @@ LOOKS: dict[str, Look] = {
 assert set(LOOKS) == set(KAGGLE_CLASSES)
 
 
-def generate(root: Path, counts: dict[str, int], seed: int, leaks: int = 0) -> None:
+LEAK_KINDS = ("resized", "reencoded", "cropped", "exif", "rotated", "mirrored")
+ORIENTATION = 0x0112  # the EXIF tag
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A test picture also filed under train, as the public dataset is reported to do."""
+
+    copy: Path
+    original: Path
+    kind: str  # one of LEAK_KINDS
+
+
+def generate(root: Path, counts: dict[str, int], seed: int, leaks: int = 0) -> list[Leak]:
     """Write counts[split] JPEGs for every class into root/<split>/<class>/.
 
-    `leaks` test pictures are also filed, slightly rescaled and re-encoded, under train,
-    as the public dataset is reported to do, so the audit and dedupe have work to do.
+    `leaks` test pictures are also filed under train, each changed in one of the ways
+    real copies differ (LEAK_KINDS, in turn), so the audit and dedupe have work to do.
+    Returns the leaks planted.
     """
     jobs = [
         (root / split / cls / f"Image_{i + 1}.jpg", (seed, split_no, class_no, i))
@@ -93,12 +107,48 @@ def generate(root: Path, counts: dict[str, int], seed: int, leaks: int = 0) -> N
         path.parent.mkdir(parents=True, exist_ok=True)
     pmap(_write, jobs)
     rng = np.random.default_rng([seed, 999])
+    planted = []
     for k, class_no in enumerate(rng.choice(len(KAGGLE_CLASSES), size=leaks)):
         cls = KAGGLE_CLASSES[class_no]
         tests = sorted((root / "test" / cls).iterdir())
-        with Image.open(tests[k % len(tests)]) as im:
-            copy = im.resize((im.width * 9 // 10, im.height * 9 // 10), Image.Resampling.BICUBIC)
-        copy.save(root / "train" / cls / f"Image_leak_{k + 1}.jpg", quality=85)
+        leak = Leak(
+            root / "train" / cls / f"Image_leak_{k + 1}.jpg",
+            tests[k % len(tests)],
+            LEAK_KINDS[k % len(LEAK_KINDS)],
+        )
+        _plant(leak, np.random.default_rng([seed, 999, k]))
+        planted.append(leak)
+    return planted
+
+
+def _plant(leak: Leak, rng: np.random.Generator) -> None:
+    """Write one changed copy of a test picture."""
+    T = Image.Transpose
+    if leak.kind == "exif":  # the very same stored pixels, tagged to be shown turned
+        jpeg = leak.original.read_bytes()
+        exif = Image.Exif()
+        exif[ORIENTATION] = int(rng.integers(2, 9))  # 1 is upright; 2-8 turn and/or mirror
+        app1 = exif.tobytes()  # "Exif\0\0" and the TIFF block: the APP1 segment's payload
+        segment = b"\xff\xe1" + (len(app1) + 2).to_bytes(2) + app1
+        leak.copy.write_bytes(jpeg[:2] + segment + jpeg[2:])  # right after the JPEG's SOI
+        return
+    with Image.open(leak.original) as im:
+        im.load()
+    w, h = im.size
+    if leak.kind == "resized":  # 90 %, re-encoded (the one kind planted before: same bytes)
+        im.resize((w * 9 // 10, h * 9 // 10), Image.Resampling.BICUBIC).save(leak.copy, quality=85)
+    elif leak.kind == "reencoded":
+        im.save(leak.copy, quality=int(rng.integers(50, 70)))
+    elif leak.kind == "cropped":  # a few pixels off every edge, the aspect ratio kept
+        dx = int(rng.integers(2, 6))
+        dy = round(dx * h / w)
+        im.crop((dx, dy, w - dx, h - dy)).save(leak.copy, quality=90)
+    elif leak.kind == "rotated":
+        turn = (T.ROTATE_90, T.ROTATE_180, T.ROTATE_270)[int(rng.integers(3))]
+        im.transpose(turn).save(leak.copy, quality=90)
+    else:  # mirrored: left-right, top-bottom or about either diagonal
+        flip = (T.FLIP_LEFT_RIGHT, T.FLIP_TOP_BOTTOM, T.TRANSPOSE, T.TRANSVERSE)
+        im.transpose(flip[int(rng.integers(4))]).save(leak.copy, quality=90)
 
 
 def _write(job: tuple[Path, tuple[int, int, int, int]]) -> None:
