@@ -64,10 +64,10 @@ def main() -> None:
                 [f.path for f in files], out, args.size
             ),
             "ours, draft decode, 1 worker": lambda out: build(
-                files, {"apple": "apple"}, out, args.size, set(), n_workers=1
+                files, {"apple": "apple"}, out, args.size, {}, n_workers=1
             ),
             f"ours, draft decode, {workers()} workers": lambda out: build(
-                files, {"apple": "apple"}, out, args.size, set()
+                files, {"apple": "apple"}, out, args.size, {}
             ),
         }
         rates = {}

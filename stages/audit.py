@@ -11,7 +11,8 @@ def main() -> None:
     print(
         f"{paths.AUDIT_REPORT}: {report['files']} files, {report['unreadable_files']} unreadable, "
         f"{report['duplicate_groups']} duplicate groups, "
-        f"{report['leaked_test_images']} test images leaked into train/validation"
+        f"{report['leaked_test_images']} test images leaked into train/validation, "
+        f"{report['validation_copies_of_train']} validation copies of training images"
     )
 
 

@@ -14,10 +14,11 @@ def main() -> None:
     summary = run_layout(settings)
     for item in summary["unreadable"]:
         print(f"skipped unreadable {item['file']}: {item['reason']}", file=sys.stderr)
-    removed = sum(summary["removed_duplicates_of_test"].values())
+    leaks = sum(summary["removed_duplicates_of_test"].values())
     print(
         f"{paths.layout_dir(task)}: {summary['images']} images at {settings.image_size} px, "
-        f"{removed} duplicates of test images left out, {len(summary['unreadable'])} unreadable"
+        f"{leaks} duplicates of test images and {summary['removed_copies_of_train']} "
+        f"validation copies of training images left out, {len(summary['unreadable'])} unreadable"
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from fruitveg.audit.duplicates import LEAK, TRAIN_COPY
 from fruitveg.data.classes import MappingError, binary_mapping
 from fruitveg.data.rawdata import LayoutError, scan
 from fruitveg.layout.build import build
@@ -25,13 +26,15 @@ def test_multiclass_layout(raw: Path, tmp_path: Path) -> None:
     files = scan(raw)
     labels = {f.cls: f.cls for f in files}
     out = tmp_path / "multiclass"
-    summary = build(files, labels, out, size=32, exclude={"train/banana/Image_1.jpg"})
+    exclude = {"train/banana/Image_1.jpg": LEAK, "validation/corn/Image_2.jpg": TRAIN_COPY}
+    summary = build(files, labels, out, size=32, exclude=exclude)
     assert tree_digest(raw) == before  # raw data is never changed
     assert summary["removed_duplicates_of_test"] == {"train": 1, "validation": 0}
+    assert summary["removed_copies_of_train"] == 1
     assert [u["file"] for u in summary["unreadable"]] == ["train/apple/broken.jpg"]
     assert summary["counts"]["train"] == {"apple": 2, "banana": 1, "corn": 2, "sweetcorn": 2}
     written = sorted(out.rglob("*.jpg"))
-    assert len(written) == summary["images"] == 3 * 4 * 2 - 1
+    assert len(written) == summary["images"] == 3 * 4 * 2 - 2
     assert not (out / "train" / "banana" / "banana__Image_1.jpg").exists()
     for p in written:
         with Image.open(p) as im:
@@ -41,7 +44,7 @@ def test_multiclass_layout(raw: Path, tmp_path: Path) -> None:
 def test_binary_layout_pools_classes(raw: Path, tmp_path: Path) -> None:
     files = scan(raw)
     labels = binary_mapping(["apple", "banana"], ["corn", "sweetcorn"], {f.cls for f in files})
-    summary = build(files, labels, tmp_path / "binary", size=24, exclude=set())
+    summary = build(files, labels, tmp_path / "binary", size=24, exclude={})
     assert summary["counts"]["test"] == {"fruit": 4, "vegetable": 4}
     names = sorted(p.name for p in (tmp_path / "binary" / "test" / "fruit").iterdir())
     assert names[:2] == ["apple__Image_1.jpg", "apple__Image_2.jpg"]  # same names, kept apart
@@ -52,7 +55,7 @@ def test_same_stem_different_extension(raw: Path, tmp_path: Path) -> None:
     with Image.open(src) as im:
         im.save(raw / "train" / "apple" / "Image_1.png")
     files = scan(raw)
-    build(files, {f.cls: f.cls for f in files}, tmp_path / "out", 16, set())
+    build(files, {f.cls: f.cls for f in files}, tmp_path / "out", 16, {})
     names = sorted(p.name for p in (tmp_path / "out" / "train" / "apple").iterdir())
     assert names == ["apple__Image_1.jpg", "apple__Image_1.png.jpg", "apple__Image_2.jpg"]
 
@@ -62,7 +65,7 @@ def test_label_with_nothing_readable_is_an_error(raw: Path, tmp_path: Path) -> N
         p.write_bytes(b"")
     files = scan(raw)
     with pytest.raises(LayoutError, match="test/corn: no readable image"):
-        build(files, {f.cls: f.cls for f in files}, tmp_path / "out", 16, set())
+        build(files, {f.cls: f.cls for f in files}, tmp_path / "out", 16, {})
 
 
 def test_mapping_errors_name_the_class() -> None:

@@ -1,5 +1,6 @@
 """The raw layout check names the folder at fault."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -45,3 +46,12 @@ def test_label_replaces_temporary_root(raw: Path) -> None:
     shutil.rmtree(raw / "test")
     with pytest.raises(LayoutError, match=r"^kaggle archive/test: missing split"):
         scan(raw, "kaggle archive")
+
+
+def test_names_that_are_not_utf8_are_shown_escaped(raw: Path) -> None:
+    folder = os.fsencode(raw / "train" / "apple")
+    with open(folder + b"/caf\xe9 \xff.jpg", "wb") as fh:
+        fh.write(b"any content")
+    keys = {f.key for f in scan(raw)}
+    assert "train/apple/caf\\xe9 \\xff.jpg" in keys
+    assert all(k.encode("utf-8") for k in keys)  # a CSV or JSON can hold every one

@@ -30,7 +30,7 @@ def test_settings_of_the_repository_params(p: dict) -> None:
     assert download.source == "synthetic" and download.kaggle_dataset is None
     assert download.synthetic == SyntheticSettings(32, 4, 4, leaks=6, seed=42)
     assert download.synthetic.counts == {"train": 32, "validation": 4, "test": 4}
-    assert audit_settings(p) == AuditSettings(near_duplicate_distance=4, seed=42)
+    assert audit_settings(p) == AuditSettings(near_duplicate_distance=44, seed=42)
     layout = layout_settings(p, "binary")
     assert (layout.task, layout.image_size, layout.dedupe) == ("binary", 64, True)
     assert "banana" in layout.fruit and "tomato" in layout.vegetable

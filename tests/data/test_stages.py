@@ -91,7 +91,7 @@ def test_odd_files_are_decoded_or_listed(workdir: Path, stage, capsys) -> None:
     out, _ = capsys.readouterr()
     assert out == (
         "metrics/audit/report.json: 26 files, 2 unreadable, 2 duplicate groups, "
-        "0 test images leaked into train/validation\n"
+        "0 test images leaked into train/validation, 0 validation copies of training images\n"
     )
     report = json.loads((workdir / "metrics" / "audit" / "report.json").read_text())
     assert {u["file"]: u["reason"] for u in report["unreadable"]} == {
@@ -105,14 +105,31 @@ def test_odd_files_are_decoded_or_listed(workdir: Path, stage, capsys) -> None:
     out, err = capsys.readouterr()
     assert "skipped unreadable train/apple/zero.jpg: empty file" in err
     assert out == (
-        "data/layouts/multiclass: 24 images at 32 px, "
-        "0 duplicates of test images left out, 2 unreadable\n"
+        "data/layouts/multiclass: 24 images at 32 px, 0 duplicates of test images and "
+        "0 validation copies of training images left out, 2 unreadable\n"
     )
     apple = workdir / "data" / "layouts" / "multiclass" / "train" / "apple"
     assert len(list(apple.iterdir())) == 2 + 6
     assert (apple / "apple__rgba 苹果.jpg").exists()
     summary = json.loads((workdir / "metrics" / "layout" / "multiclass.json").read_text())
     assert (summary["task"], summary["dedupe"], summary["images"]) == ("multiclass", True, 24)
+
+
+def test_names_that_are_not_utf8(workdir: Path, stage, capsys) -> None:
+    """Linux file names are bytes: one that is not UTF-8 once crashed the audit's CSV."""
+    raw = workdir / "data" / "raw"
+    apple = os.fsencode(raw / "train" / "apple")
+    shutil.copy(raw / "test" / "apple" / "Image_1.jpg", os.fsdecode(apple + b"/copy \xff.jpg"))
+    Image.new("RGB", (60, 40), (10, 90, 200)).save(os.fsdecode(apple + b"/caf\xe9.jpg"))
+    stage("audit.py")
+    capsys.readouterr()
+    rows = (workdir / "metrics" / "audit" / "duplicates.csv").read_text(encoding="utf-8")
+    assert "train/apple/copy \\xff.jpg" in rows  # the undecodable byte, shown
+    stage("layout.py", "multiclass")
+    out, _ = capsys.readouterr()
+    assert "1 duplicates of test images and 0 validation" in out
+    names = sorted(os.listdir(os.fsencode(workdir / "data/layouts/multiclass/train/apple")))
+    assert names == [b"apple__Image_1.jpg", b"apple__Image_2.jpg", b"apple__caf\\xe9.jpg"]
 
 
 def test_download_from_a_local_folder(workdir: Path, stage, capsys) -> None:

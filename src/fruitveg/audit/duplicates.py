@@ -1,10 +1,18 @@
 """Auditing the raw dataset: unreadable files, exact and near duplicates, leaks.
 
 Every file is decoded by content; a SHA-256 of its bytes finds exact copies and a
-64-bit perceptual hash (imagehash's pHash) finds the same picture re-encoded or
-rescaled. Files whose hashes lie within a Hamming distance of each other are joined
-into groups (transitively). A group holding a test image and a train or validation
-image is a leak: counting that test image would flatter every model.
+perceptual hash in all eight orientations (hashing.py) finds the same picture
+re-encoded, rescaled, slightly cropped, turned (in its pixels or by an EXIF tag) or
+mirrored. Files within the Hamming distance of each other are joined into groups
+(transitively). What a group means for the study:
+
+- a test image with copies in train or validation is a leak: counting it would flatter
+  every model, so dedupe drops those copies;
+- a validation image with a copy in train inflates validation accuracy, which picks the
+  epoch we keep, so dedupe drops it too;
+- two test images of one group are not independent, as the interval and the paired test
+  assume, and a test image whose copy is filed under another class has a disputed label:
+  both are counted for the report.
 """
 
 import csv
@@ -14,23 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import imagehash
 import numpy as np
 
+from fruitveg.audit.hashing import HASH_SIDE, near_pairs, orientation_hashes
 from fruitveg.core.atomic import atomic_file
 from fruitveg.data.images import ImageError, decode
 from fruitveg.data.parallel import pmap
 from fruitveg.data.rawdata import RawFile
 
-HASH_SIDE = 64  # decode at least this large for hashing: plenty for pHash's 32x32 DCT
-CSV_FIELDS = ("group", "kind", "split", "class", "file", "leaks_test", "cross_class")
+CSV_FIELDS = ("group", "kind", "split", "class", "file", "leaks_test", "cross_class", "removed")
+LEAK, TRAIN_COPY = "copy of a test image", "copy of a training image"  # the `removed` column
 
 
 @dataclass(frozen=True)
 class Inspected:
     file: RawFile
     sha256: str
-    phash: int | None  # None: unreadable
+    hashes: np.ndarray | None  # (8,) uint64, one per orientation; None: unreadable
     error: str | None
 
 
@@ -40,23 +48,12 @@ def inspect(f: RawFile) -> Inspected:
         im = decode(f.path, min_side=HASH_SIDE)
     except ImageError as exc:
         return Inspected(f, sha, None, str(exc))
-    return Inspected(f, sha, int(str(imagehash.phash(im)), 16), None)
-
-
-def near_pairs(hashes: np.ndarray, max_distance: int, block: int = 1024) -> list[tuple[int, int]]:
-    """Index pairs (i < j) whose 64-bit hashes differ in at most `max_distance` bits."""
-    pairs: list[tuple[int, int]] = []
-    for start in range(0, len(hashes), block):
-        d = np.bitwise_count(hashes[start : start + block, None] ^ hashes[None, :])
-        for i, j in zip(*np.nonzero(d <= max_distance), strict=True):
-            if start + i < j:
-                pairs.append((start + int(i), int(j)))
-    return pairs
+    return Inspected(f, sha, orientation_hashes(im), None)
 
 
 def groups(items: list[Inspected], max_distance: int) -> list[list[Inspected]]:
     """Duplicate groups (two or more files), exact or near, found transitively."""
-    readable = [x for x in items if x.phash is not None]
+    readable = [x for x in items if x.hashes is not None]
     parent = list(range(len(readable)))
 
     def root(i: int) -> int:
@@ -65,12 +62,13 @@ def groups(items: list[Inspected], max_distance: int) -> list[list[Inspected]]:
             i = parent[i]
         return i
 
-    hashes = np.array([x.phash for x in readable], dtype=np.uint64)
     first_of_sha: dict[str, int] = {}
     for i, x in enumerate(readable):
         parent[root(i)] = root(first_of_sha.setdefault(x.sha256, i))
-    for i, j in near_pairs(hashes, max_distance):
-        parent[root(i)] = root(j)
+    if readable:
+        hashes = np.stack([x.hashes for x in readable])  # type: ignore[misc]
+        for i, j in near_pairs(hashes, max_distance):
+            parent[root(i)] = root(j)
     members: dict[int, list[Inspected]] = defaultdict(list)
     for i, x in enumerate(readable):
         members[root(i)].append(x)
@@ -78,13 +76,25 @@ def groups(items: list[Inspected], max_distance: int) -> list[list[Inspected]]:
     return sorted(found, key=lambda g: g[0].file.key)
 
 
+def removal(f: RawFile, splits: set[str]) -> str:
+    """Why dedupe leaves `f` out of the layouts, given its group's splits; '' to keep it."""
+    if f.split != "test" and "test" in splits:
+        return LEAK
+    if f.split == "validation" and "train" in splits:
+        return TRAIN_COPY
+    return ""
+
+
 def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The report (JSON-ready) and the duplicate rows (one per file in a group)."""
     items = pmap(inspect, files)
     rows: list[dict[str, Any]] = []
     leaked_test: list[str] = []
-    removed: Counter[str] = Counter()
+    removed: Counter[str] = Counter()  # by split
+    train_copies = 0
     cross_class: list[list[str]] = []
+    within_test: list[list[str]] = []
+    label_conflicts: list[str] = []
     exact_groups = 0
     dup_groups = groups(items, max_distance)
     for n, g in enumerate(dup_groups, start=1):
@@ -93,12 +103,18 @@ def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list
         crosses = len({x.file.cls for x in g}) > 1
         kind = "exact" if len({x.sha256 for x in g}) == 1 else "near"
         exact_groups += kind == "exact"
+        tests = [x.file.key for x in g if x.file.split == "test"]
         if crosses:
             cross_class.append([x.file.key for x in g])
+            label_conflicts += tests
+        if len(tests) > 1:
+            within_test.append(tests)
+        if leaks:
+            leaked_test += tests
         for x in g:
-            if leaks and x.file.split == "test":
-                leaked_test.append(x.file.key)
-            elif leaks:
+            why = removal(x.file, splits)
+            train_copies += why == TRAIN_COPY
+            if why:
                 removed[x.file.split] += 1
             rows.append(
                 {
@@ -109,6 +125,7 @@ def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list
                     "file": x.file.key,
                     "leaks_test": leaks,
                     "cross_class": crosses,
+                    "removed": why,
                 }
             )
     counts: dict[str, dict[str, int]] = defaultdict(dict)
@@ -123,10 +140,15 @@ def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list
         "files_in_duplicate_groups": len(rows),
         "leaked_test_images": len(leaked_test),
         "dedupe_removes": {s: removed[s] for s in ("train", "validation")},
+        "validation_copies_of_train": train_copies,
+        "test_duplicate_groups": len(within_test),
+        "test_label_conflicts": len(label_conflicts),
         "near_duplicate_distance": max_distance,
         "counts": dict(counts),
         "unreadable": unreadable,
         "leaked_test": sorted(leaked_test),
+        "test_duplicates": within_test,
+        "test_label_conflict_images": sorted(label_conflicts),
         "cross_class_groups": cross_class,
     }
     return report, rows
@@ -139,11 +161,7 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def leaked_files(path: Path) -> set[str]:
-    """Train/validation files that duplicate a test image, read from the audit CSV."""
+def dedupe_removals(path: Path) -> dict[str, str]:
+    """Files dedupe leaves out, with the reason, read from the audit CSV."""
     with open(path, newline="", encoding="utf-8") as fh:
-        return {
-            r["file"]
-            for r in csv.DictReader(fh)
-            if r["leaks_test"] == "True" and r["split"] != "test"
-        }
+        return {r["file"]: r["removed"] for r in csv.DictReader(fh) if r["removed"]}

@@ -8,7 +8,7 @@ from fruitveg.core import params as P
 
 @dataclass(frozen=True)
 class AuditSettings:
-    near_duplicate_distance: int  # Hamming distance of 64-bit perceptual hashes, >= 0
+    near_duplicate_distance: int  # bits between hashes (hashing.py) at their closest, >= 0
     seed: int  # picks the sample grid's images
 
 

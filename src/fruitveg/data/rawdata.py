@@ -1,5 +1,6 @@
 """The raw dataset tree: data/raw/{train,validation,test}/<class>/<files>."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,18 @@ class RawFile:
     path: Path
 
     @property
+    def name(self) -> str:
+        """The file name as text: bytes that are not UTF-8 show as \\xNN.
+
+        Linux file names are bytes; Python keeps undecodable ones as lone surrogates,
+        which no UTF-8 CSV, JSON or layout file name can hold.
+        """
+        return os.fsencode(self.path.name).decode("utf-8", "backslashreplace")
+
+    @property
     def key(self) -> str:
         """Stable id relative to the dataset root: 'train/apple/Image_1.jpg'."""
-        return f"{self.split}/{self.cls}/{self.path.name}"
+        return f"{self.split}/{self.cls}/{self.name}"
 
 
 def scan(root: Path, label: str | None = None) -> list[RawFile]:

@@ -7,11 +7,13 @@ the binary layout pools classes that reuse the same file names.
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from fruitveg.audit.duplicates import LEAK, TRAIN_COPY
 from fruitveg.data.images import JPEG_QUALITY, ImageError, load_resized
 from fruitveg.data.parallel import pmap
 from fruitveg.data.rawdata import LayoutError, RawFile
@@ -38,25 +40,25 @@ def build(
     labels: dict[str, str],
     out: Path,
     size: int,
-    exclude: set[str],
+    exclude: Mapping[str, str],
     n_workers: int | None = None,
 ) -> dict[str, Any]:
     """Fill `out` with the layout; returns its summary (counts, removed, unreadable).
 
-    `labels` maps each class to its folder label; `exclude` holds raw keys to leave out
-    (train/validation duplicates of test images when deduplicating).
+    `labels` maps each class to its folder label; `exclude` maps raw keys to leave out to
+    the reason (the audit's: a copy of a test image, or of a training image).
     """
     jobs: list[Job] = []
     used: set[Path] = set()
-    removed: Counter[str] = Counter()
+    removed: Counter[tuple[str, str]] = Counter()  # (reason, split)
     for f in files:
         if f.key in exclude:
-            removed[f.split] += 1
+            removed[exclude[f.key], f.split] += 1
             continue
         folder = out / f.split / labels[f.cls]
-        dest = folder / f"{f.cls}__{f.path.stem}.jpg"
+        dest = folder / f"{f.cls}__{Path(f.name).stem}.jpg"
         if dest in used:  # a.png beside a.jpg: keep the full name
-            dest = folder / f"{f.cls}__{f.path.name}.jpg"
+            dest = folder / f"{f.cls}__{f.name}.jpg"
         used.add(dest)
         jobs.append(Job(f, dest))
     for folder in {j.dest.parent for j in jobs}:
@@ -77,6 +79,7 @@ def build(
         "image_size": size,
         "images": sum(written.values()),
         "counts": counts,
-        "removed_duplicates_of_test": {s: removed[s] for s in ("train", "validation")},
+        "removed_duplicates_of_test": {s: removed[LEAK, s] for s in ("train", "validation")},
+        "removed_copies_of_train": removed[TRAIN_COPY, "validation"],
         "unreadable": unreadable,
     }

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from fruitveg.audit.duplicates import leaked_files
+from fruitveg.audit.duplicates import dedupe_removals
 from fruitveg.core import paths
 from fruitveg.core.atomic import atomic_dir, write_json
 from fruitveg.data import classes, rawdata
@@ -27,7 +27,7 @@ def run_layout(
     # The mapping is checked for both tasks: it is also the list of classes we expect.
     mapping = classes.binary_mapping(settings.fruit, settings.vegetable, present)
     labels = mapping if task == "binary" else {c: c for c in present}
-    exclude = leaked_files(duplicates_csv) if settings.dedupe else set()
+    exclude = dedupe_removals(duplicates_csv) if settings.dedupe else {}
     with atomic_dir(out) as tmp:
         summary = build(files, labels, tmp, settings.image_size, exclude)
     summary = {"task": task, "dedupe": settings.dedupe, **summary}

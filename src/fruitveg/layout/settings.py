@@ -27,7 +27,7 @@ def _class_names(params: dict[str, Any], key: str) -> tuple[str, ...]:
 class LayoutSettings:
     task: str  # one of TASKS
     image_size: int  # pixels per side, >= MIN_IMAGE_SIZE
-    dedupe: bool  # leave train/validation duplicates of test images out
+    dedupe: bool  # leave copies of test images, and validation copies of train images, out
     fruit: tuple[str, ...]  # the study's fruit classes ...
     vegetable: tuple[str, ...]  # ... and vegetable classes (checked against the data later)
 
