@@ -1,5 +1,6 @@
-"""Outputs appear whole or not at all, with the usual permissions."""
+"""Outputs appear whole or not at all, with the usual permissions, and survive power loss."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,66 @@ def test_dir_replaced_only_on_success(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.iterdir()) == ["b"]
     assert [p.name for p in tmp_path.iterdir()] == ["tree"]
     assert target.stat().st_mode & 0o055 == 0o055
+
+
+@pytest.fixture
+def disk_log(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """("fsync", path) and ("rename", new path) in the order they happen."""
+    log: list[tuple[str, str]] = []
+    real_fsync, real_rename, real_replace = os.fsync, os.rename, os.replace
+
+    def fsync(fd: int) -> None:
+        log.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(src, dst) -> None:  # type: ignore[no-untyped-def]
+        log.append(("rename", str(Path(dst).resolve())))
+        real_rename(src, dst)
+
+    def replace(src, dst) -> None:  # type: ignore[no-untyped-def]
+        log.append(("rename", str(Path(dst).resolve())))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "replace", replace)
+    return log
+
+
+def test_file_is_on_disk_before_it_is_renamed_into_place(tmp_path: Path, disk_log) -> None:
+    target = tmp_path / "out.json"
+    write_json(target, {"v": 1})
+    (fsync_file, path), rename, fsync_dir = disk_log
+    assert fsync_file == "fsync" and Path(path).name.startswith(".out.json.")
+    assert rename == ("rename", str(target))
+    assert fsync_dir == ("fsync", str(tmp_path))  # the rename itself made durable
+
+
+def test_tree_is_on_disk_before_it_is_renamed_into_place(tmp_path: Path, disk_log) -> None:
+    target = tmp_path / "tree"
+    with atomic_dir(target) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "a").write_text("a")
+        (tmp / "sub" / "b").write_text("b")
+    synced = [p for op, p in disk_log if op == "fsync"]
+    renamed = disk_log.index(("rename", str(target)))
+    before = {Path(p).relative_to(tmp) for p in synced[:renamed] if Path(p).is_relative_to(tmp)}
+    assert before == {Path("."), Path("a"), Path("sub"), Path("sub/b")}
+    assert disk_log[renamed + 1] == ("fsync", str(tmp_path))
+
+
+def test_leftovers_of_a_killed_write_are_removed(tmp_path: Path) -> None:
+    """A killed stage leaves its temporary beside the target; the next write clears it."""
+    killed_dir = tmp_path / ".tree.ab12_x9z.tmp"
+    (killed_dir / "train").mkdir(parents=True)
+    (killed_dir / "train" / "Image_1.jpg").write_bytes(b"half")
+    killed_file = tmp_path / ".out.json.q1w2e3r4.tmp"
+    killed_file.write_text("{")
+    others = [tmp_path / ".tree.old.keep", tmp_path / ".treetop.ab12_x9z.tmp", tmp_path / "x.tmp"]
+    for path in others:
+        path.write_text("not ours")
+    with atomic_dir(tmp_path / "tree") as tmp:
+        (tmp / "a").write_text("a")
+    write_json(tmp_path / "out.json", {})
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["tree", "out.json", *(p.name for p in others)])

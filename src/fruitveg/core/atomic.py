@@ -1,14 +1,18 @@
 """Outputs that appear whole or not at all.
 
-Everything is written beside its target under a temporary name and renamed into
-place at the end, so an interrupted stage never leaves a half-written file or tree.
+Everything is written beside its target under a temporary name, flushed to disk and
+renamed into place at the end, so neither an interrupted stage nor a power loss leaves a
+half-written file or tree under the target's name. What a killed run left behind
+(`.<name>.<random>.tmp` beside the target) is removed by the next write of that target.
 """
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,23 +24,59 @@ def _umask() -> int:
     return mask
 
 
+def _fsync(path: Path | str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Every file and folder of `root` on disk, so the rename publishes whole contents.
+
+    In threads: each fsync mostly waits on the disk, and concurrent ones share journal
+    commits (data/raw's 1446 files written in 1.7 s without fsync, 7.4 s with one fsync
+    after another, 2.5 s with these; medians of 4 on this 2-core machine).
+    """
+    found = [os.path.join(folder, n) for folder, _, files in os.walk(root) for n in files]
+    found += [folder for folder, _, _ in os.walk(root)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(_fsync, found))
+
+
+def _clear_leftovers(target: Path) -> None:
+    """Remove the temporaries of earlier, killed writes of `target` (mkstemp/mkdtemp names)."""
+    leftover = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
+    for path in target.parent.iterdir():
+        if leftover.fullmatch(path.name):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
     """Yield an empty temporary folder that replaces `target` when the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; outputs get the usual mode
     try:
         yield tmp
+        _fsync_tree(tmp)
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             target.rename(old)
             tmp.rename(target)
+            _fsync(target.parent)
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(target)
+            _fsync(target.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -46,13 +86,17 @@ def atomic_file(target: Path, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file that replaces `target` when the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; outputs get the usual mode
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding, newline=None if "b" in mode else "") as fh:
             yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
+        _fsync(target.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
