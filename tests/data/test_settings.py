@@ -42,7 +42,9 @@ def test_download_reads_only_the_chosen_source(p: dict) -> None:
     del p["data"]["synthetic"], p["seed"]
     p["data"]["source"] = "kaggle"
     assert download_settings(p) == DownloadSettings(
-        "kaggle", kaggle_dataset="kritikseth/fruit-and-vegetable-image-recognition"
+        "kaggle",
+        kaggle_dataset="kritikseth/fruit-and-vegetable-image-recognition",
+        max_unpacked_gb=p["data"]["max_unpacked_gb"],
     )
     p["data"] |= {"source": "local", "local_path": "some/folder"}
     assert download_settings(p) == DownloadSettings("local", local_path=Path("some/folder"))

@@ -49,6 +49,7 @@ class StandInState:
     archives: dict[str, bytes] = field(default_factory=dict)  # "owner/slug" -> zip bytes
     drop_after: int | None = None  # close the connection after this many body bytes ...
     drops_left: int = 0  # ... for this many archive downloads
+    echo_status: int | None = None  # answer downloads with this error, quoting the request
     calls: list[str] = field(default_factory=list)  # "METHOD path" of every request
     urls: list[str] = field(default_factory=list)  # and the URL it was sent to, as a proxy
 
@@ -122,6 +123,11 @@ def _make_handler(state: StandInState) -> type[BaseHTTPRequestHandler]:
                     return self._json(200, {"active": True, "username": state.username})
                 return self._json(200, {"active": False})
             if self.route == DOWNLOAD:
+                if state.echo_status is not None:  # as a careless server or proxy does
+                    auth = self.headers.get("Authorization")
+                    message = f"Internal error handling request with Authorization: {auth}"
+                    body = {"code": state.echo_status, "message": message}
+                    return self._json(state.echo_status, body)
                 if not self._authorised():
                     return self._json(401, {"code": 401, "message": "Unauthenticated"})
                 ref = f"{body.get('ownerSlug')}/{body.get('datasetSlug')}"

@@ -6,8 +6,14 @@ the archive's top folder, `dest` ends up holding exactly train/, validation/ and
 
 Credentials come only from the environment or the Kaggle config folder, exactly where the
 `kaggle` client itself looks: KAGGLE_API_TOKEN (or ~/.kaggle/access_token), KAGGLE_USERNAME
-with KAGGLE_KEY, or kaggle.json in KAGGLE_CONFIG_DIR (default ~/.kaggle). They never appear
-in a message or a log line.
+with KAGGLE_KEY, or kaggle.json in KAGGLE_CONFIG_DIR (default ~/.kaggle), stripped of
+surrounding whitespace. They never appear in a message or a log line (fruitveg.core.secrets
+masks them, in every encoding, in anything that escapes).
+
+The archive is checked from its directory before anything is extracted (no encrypted
+entry, no over-long name, no file where another entry needs a folder, no more than
+`max_unpacked_bytes` in all); extraction itself never writes more than the directory
+declares, since zipfile stops each entry at its declared size.
 
 The client's own settings apply as they would to the `kaggle` command, read when the
 download starts: KAGGLE_API_ENVIRONMENT=LOCALHOST selects its local API endpoint
@@ -30,6 +36,7 @@ from typing import Any
 
 import requests
 
+from fruitveg.core import secrets
 from fruitveg.core.atomic import atomic_dir
 from fruitveg.core.errors import PipelineError
 from fruitveg.core.paths import SPLITS
@@ -38,18 +45,22 @@ log = logging.getLogger(__name__)
 
 TOKEN_URL = "https://www.kaggle.com/settings/api"
 _DATASET_RE = re.compile(r"^[\w.-]+/[\w.-]+(/\d+)?$")
+CREDENTIAL_ENV = ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY")
+NAME_MAX = 255  # bytes in one file name, on Linux and macOS file systems
+LIMIT_SETTING = "data.max_unpacked_gb"
 
 
 class KaggleSourceError(PipelineError):
     """The Kaggle download failed; the message says why and what to do."""
 
 
-def fetch_kaggle(dataset: str, dest: Path, *, retries: int = 3) -> None:
+def fetch_kaggle(dataset: str, dest: Path, *, max_unpacked_bytes: int, retries: int = 3) -> None:
     """Download `dataset` ("owner/slug") from Kaggle into `dest` as train/ validation/ test/.
 
-    `retries` is how often a dropped download is resumed (with backoff) before giving up.
-    Raises KaggleSourceError with one actionable message on any failure; `dest` is then
-    left as it was.
+    An archive that would unpack to more than `max_unpacked_bytes` is refused. `retries` is
+    how often a dropped download is resumed (with backoff) before giving up. Raises
+    KaggleSourceError with one actionable message on any failure; `dest` is then left as
+    it was.
     """
     dest = Path(dest)
     if not isinstance(dataset, str) or not _DATASET_RE.match(dataset):
@@ -57,6 +68,11 @@ def fetch_kaggle(dataset: str, dest: Path, *, retries: int = 3) -> None:
             f"Kaggle dataset must look like 'owner/dataset-slug' (optionally '/version'), "
             f"got {dataset!r}"
         )
+    with _stripped_credentials():
+        _fetch(dataset, dest, max_unpacked_bytes, retries)
+
+
+def _fetch(dataset: str, dest: Path, limit: int, retries: int) -> None:
     config_dir = _config_dir()
     source = _credential_source(config_dir)
     if source is None:
@@ -66,7 +82,7 @@ def fetch_kaggle(dataset: str, dest: Path, *, retries: int = 3) -> None:
     # The client reads KAGGLE_API_ENVIRONMENT once, at import; honour it per call instead.
     local = os.environ.get("KAGGLE_API_ENVIRONMENT") == "LOCALHOST"
     where = "http://localhost" if local else "https://api.kaggle.com"
-    secrets = _secret_values(config_dir)
+    scrub = secrets.scrubber()
     kaggle_api_class, download_request = _import_kaggle()
 
     log.info("downloading Kaggle dataset %s from %s into %s", dataset, where, dest)
@@ -77,22 +93,27 @@ def fetch_kaggle(dataset: str, dest: Path, *, retries: int = 3) -> None:
             request = download_request()
             archive = _download(api, request, dataset, tmp / ".download", retries)
             unpacked = tmp / ".unpacked"
-            _unpack(archive, unpacked, dataset)
+            _unpack(archive, unpacked, dataset, limit)
             root = _dataset_root(unpacked, dataset)
             for split in SPLITS:
                 (root / split).rename(tmp / split)
             shutil.rmtree(tmp / ".download")
             shutil.rmtree(unpacked)
     except KaggleSourceError as err:
-        raise KaggleSourceError(_scrub(str(err), secrets)) from None
+        message = str(err)
     except requests.exceptions.HTTPError as err:
-        raise KaggleSourceError(_scrub(_http_message(err, dataset, source), secrets)) from None
+        message = _http_message(err, dataset, source)
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
-        raise KaggleSourceError(
+        message = (
             f"Cannot reach the Kaggle API at {where} ({_reason(err)}). Check the network "
             "connection (and HTTPS_PROXY if you need a proxy), or use data.source: synthetic "
             "to work offline."
-        ) from None
+        )
+    else:
+        return
+    # Raised here, outside the handlers, so that the error carries no context: the client's
+    # exception may quote a credential (a server that echoes the Authorization header).
+    raise KaggleSourceError(scrub(message))
 
 
 def _authenticate(api: Any, config_dir: Path, local: bool, source: str) -> None:
@@ -102,6 +123,11 @@ def _authenticate(api: Any, config_dir: Path, local: bool, source: str) -> None:
     api.config_dir = str(config_dir)
     api.config = str(config_dir / "kaggle.json")
     api.args = ["--local"] if local else []
+    read_config_file = api.read_config_file  # kaggle.json: values stripped, as the env's
+    api.read_config_file = lambda *args, **kwargs: {
+        k: v.strip() if isinstance(v, str) else v
+        for k, v in read_config_file(*args, **kwargs).items()
+    }
     with _quiet_stdout():
         try:
             api.authenticate()  # a token is checked with the server here, a key is not
@@ -143,16 +169,66 @@ def _download(api: Any, request: Any, dataset: str, folder: Path, retries: int) 
     return archive
 
 
-def _unpack(archive: Path, target: Path, dataset: str) -> None:
+def _unpack(archive: Path, target: Path, dataset: str, limit: int) -> None:
+    """Extract the archive into `target`, every entry checked before the first is written.
+
+    zipfile never returns more than an entry's declared size (a member that holds more
+    fails its CRC check), so the directory's total also bounds what extraction writes.
+    """
+    what = f"The archive downloaded for Kaggle dataset {dataset}"
     try:
         with zipfile.ZipFile(archive) as zf:
+            _check_members(zf.infolist(), what, limit)
             zf.extractall(target)  # extractall drops absolute paths and '..' parts
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
         raise KaggleSourceError(
-            f"The archive downloaded for Kaggle dataset {dataset} is not a valid zip ({err}); "
-            "nothing was kept. Run the stage again; if it persists, the download is being "
-            "altered on the way (proxy?) or the dataset itself is broken."
+            f"{what} is not a valid zip ({err}); nothing was kept. Run the stage again; if it "
+            "persists, the download is being altered on the way (proxy?) or the dataset itself "
+            "is broken."
         ) from None
+    except OSError as err:  # the disk is full, a path too long for the file system...
+        raise KaggleSourceError(
+            f"{what} could not be unpacked under {target}: {err.strerror or err} "
+            f"({err.filename}); nothing was kept."
+        ) from None
+
+
+def _check_members(infos: list[zipfile.ZipInfo], what: str, limit: int) -> None:
+    """Refuse what extraction would stumble on, and archives that unpack to over `limit`.
+
+    Paths are taken as extractall places them: '', '.' and '..' parts dropped.
+    """
+    files: set[tuple[str, ...]] = set()
+    folders: set[tuple[str, ...]] = set()
+    total = 0
+    for info in infos:
+        parts = tuple(p for p in info.filename.split("/") if p not in ("", ".", ".."))
+        if not parts:
+            continue
+        if info.flag_bits & 0x1:
+            raise KaggleSourceError(
+                f"{what} has an encrypted entry {info.filename!r}; nothing was kept. The "
+                "dataset's archive is not password-protected: check data.kaggle_dataset."
+            )
+        if any(len(os.fsencode(p)) > NAME_MAX for p in parts):
+            raise KaggleSourceError(
+                f"{what} has an entry whose name is longer than {NAME_MAX} bytes "
+                f"({info.filename[:60]!r}...); nothing was kept."
+            )
+        total += info.file_size
+        folders.update(parts[:i] for i in range(1, len(parts)))
+        (folders if info.is_dir() else files).add(parts)
+    if clashes := sorted(files & folders):
+        raise KaggleSourceError(
+            f"{what} holds {'/'.join(clashes[0])!r} both as a file and as a folder of other "
+            "entries; nothing was kept."
+        )
+    if total > limit:
+        raise KaggleSourceError(
+            f"{what} would unpack to {total / 1e9:.3g} GB, more than {LIMIT_SETTING} "
+            f"({limit / 1e9:.3g} GB) in params.yaml allows; nothing was extracted. Raise the "
+            "limit if the dataset really is that large."
+        )
 
 
 def _dataset_root(unpacked: Path, dataset: str) -> Path:
@@ -184,6 +260,21 @@ def _dataset_root(unpacked: Path, dataset: str) -> Path:
 
 
 # -- credentials -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _stripped_credentials() -> Iterator[None]:
+    """The client reads credentials from the environment itself; give them stripped.
+
+    A token copied from a CRLF file ends in "\r", which http.client refuses with an error
+    that quotes the whole Authorization header.
+    """
+    given = {name: os.environ[name] for name in CREDENTIAL_ENV if name in os.environ}
+    try:
+        os.environ.update({name: value.strip() for name, value in given.items()})
+        yield
+    finally:
+        os.environ.update(given)
 
 
 def _config_dir() -> Path:
@@ -229,19 +320,6 @@ def _credential_source(config_dir: Path) -> str | None:
 def _warn_if_readable(config: Path) -> None:
     if config.is_file() and config.stat().st_mode & 0o077:
         log.warning("%s is readable by other users; run: chmod 600 %s", config, config)
-
-
-def _secret_values(config_dir: Path) -> list[str]:
-    """Every credential value we might hold, to scrub from any message as a last resort."""
-    values = [os.environ.get("KAGGLE_API_TOKEN", ""), os.environ.get("KAGGLE_KEY", "")]
-    values.append(str(_read_json(config_dir / "kaggle.json").get("key", "")))
-    return [v for v in values if len(v) >= 4]
-
-
-def _scrub(message: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return message
 
 
 def _no_credentials_message(config_dir: Path) -> str:

@@ -37,12 +37,13 @@ class DownloadSettings:
     source: str  # one of SOURCES
     synthetic: SyntheticSettings | None = None
     kaggle_dataset: str | None = None  # "owner/slug"; fetch_kaggle checks its shape
+    max_unpacked_gb: float | None = None  # kaggle: the most the archive may unpack to
     local_path: Path | None = None
 
     def __post_init__(self) -> None:
         given = {
             "synthetic": self.synthetic is not None,
-            "kaggle": self.kaggle_dataset is not None,
+            "kaggle": self.kaggle_dataset is not None and self.max_unpacked_gb is not None,
             "local": self.local_path is not None,
         }
         if self.source not in SOURCES or not given[self.source]:
@@ -58,7 +59,11 @@ def download_settings(params: dict[str, Any]) -> DownloadSettings:
         synthetic = SyntheticSettings(**counts, leaks=leaks, seed=P.seed(params))
         return DownloadSettings(source, synthetic=synthetic)
     if source == "kaggle":
-        return DownloadSettings(source, kaggle_dataset=str(P.get(params, "data.kaggle_dataset")))
+        return DownloadSettings(
+            source,
+            kaggle_dataset=str(P.get(params, "data.kaggle_dataset")),
+            max_unpacked_gb=P.finite(params, "data.max_unpacked_gb", 0.0),
+        )
     local = P.get(params, "data.local_path")
     if not local:
         raise P.ParamError("params.yaml: 'data.local_path' must name a folder with source local")

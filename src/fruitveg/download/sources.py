@@ -1,5 +1,6 @@
 """The download stage's data sources: synthetic (offline default), kaggle, local."""
 
+import os
 import shutil
 from collections.abc import Callable
 from functools import partial
@@ -23,11 +24,59 @@ def _filler(settings: DownloadSettings) -> tuple[Callable[[Path], Any], str]:
             fetch_kaggle,  # the kaggle client is slow to import
         )
 
-        return partial(fetch_kaggle, settings.kaggle_dataset), "kaggle archive"
+        assert settings.max_unpacked_gb is not None  # given with kaggle_dataset
+        limit = int(settings.max_unpacked_gb * 1e9)
+        fetch = partial(fetch_kaggle, settings.kaggle_dataset, max_unpacked_bytes=limit)
+        return fetch, "kaggle archive"
     local = settings.local_path
     assert local is not None  # DownloadSettings holds the chosen source's settings
-    rawdata.scan(local)  # fail on the user's own path before copying anything
-    return partial(shutil.copytree, local, dirs_exist_ok=True), str(local)
+    check_links(local)
+    files = rawdata.scan(local)  # fail on the user's own path before copying anything
+    return partial(copy_scanned, files, local), str(local)
+
+
+def check_links(root: Path) -> None:
+    """Refuse links among what the scan reads (splits, classes, their files) that leave
+    `root`, loop or are broken: a dataset is one self-contained folder."""
+    root = Path(root)
+    inside = root.resolve()
+    level = [root]
+    for _ in range(3):  # root/split, root/split/class, root/split/class/file
+        below = []
+        for folder in level:
+            if not folder.is_dir():
+                continue  # the scan names what is missing
+            for entry in sorted(folder.iterdir()):
+                if entry.name.startswith("."):
+                    continue  # hidden: the scan skips it, nothing is copied
+                if entry.is_symlink():
+                    _check_link(entry, root, inside)
+                below.append(entry)
+        level = below
+
+
+def _check_link(link: Path, root: Path, inside: Path) -> None:
+    try:
+        target = link.resolve(strict=True)
+    except FileNotFoundError:
+        raise rawdata.LayoutError(f"{link}: broken link to {os.readlink(link)}") from None
+    except (RuntimeError, OSError):  # RuntimeError up to Python 3.12, OSError(ELOOP) since
+        raise rawdata.LayoutError(f"{link}: symbolic link loop") from None
+    if not target.is_relative_to(inside):
+        raise rawdata.LayoutError(
+            f"{link}: links to {target}, outside the dataset {root}; copy the files into "
+            "the dataset folder instead"
+        )
+    if target.is_dir() and link.parent.resolve().is_relative_to(target):
+        raise rawdata.LayoutError(f"{link}: symbolic link loop (links to a folder that holds it)")
+
+
+def copy_scanned(files: list[rawdata.RawFile], root: Path, dest: Path) -> None:
+    """Copy exactly the files the scan of `root` accepted into `dest`, in the same layout."""
+    for f in files:
+        target = dest / f.path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f.path, target)
 
 
 def download(settings: DownloadSettings, dest: Path) -> list[rawdata.RawFile]:
