@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
+from fruitveg.core import params as P
+from fruitveg.core.errors import PipelineError
 
 DEFAULT_MODEL = "cnn"
 DEFAULT_RATES = ("1e-3", "1e-4", "1e-5")
@@ -187,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         rates = parse_rates(args.lr)
-        models = (yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8")) or {}).get(
-            "models"
-        )
+        # The name goes into experiment names and -S keys: checked before anything is run.
+        P.model_name(args.model, "--model")
+        models = P.optional(P.load(), "models", None)
         if not isinstance(models, dict) or args.model not in models:
             known = ", ".join(models) if isinstance(models, dict) else "none"
             raise SweepError(f"params.yaml: unknown model {args.model!r} (models: has {known})")
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = [n for n, s in states.items() if s != "Success"]
         if failed:
             raise SweepError(f"failed: {', '.join(failed)}; see `dvc queue logs <name>`")
-    except (SweepError, OSError, yaml.YAMLError) as exc:
+    except (SweepError, PipelineError, OSError) as exc:
         print(f"lr_sweep: {exc}", file=sys.stderr)
         return 1
     return 0

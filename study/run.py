@@ -19,6 +19,9 @@ from typing import Any
 
 import yaml
 
+from fruitveg.core.errors import PipelineError
+from fruitveg.core.params import model_name
+
 STUDY = Path(__file__).with_name("study.yaml")
 
 
@@ -32,6 +35,12 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
+
+
+def check_models(study: dict[str, Any]) -> None:
+    """The study's model names become folders and -S keys: checked before anything runs."""
+    for name in study.get("models") or {}:
+        model_name(name, f"{STUDY}: models")
 
 
 def command(name: str, settings: dict[str, Any]) -> list[str]:
@@ -55,7 +64,13 @@ def main() -> int:
     ap.add_argument("--allow-cpu", action="store_true", help="run even without a GPU (days)")
     args = ap.parse_args()
 
-    settings = flatten(yaml.safe_load(STUDY.read_text(encoding="utf-8")))
+    study = yaml.safe_load(STUDY.read_text(encoding="utf-8"))
+    try:
+        check_models(study)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    settings = flatten(study)
     cmd = command(args.name, settings)
     print(shlex.join(cmd), flush=True)
     if args.dry_run:
