@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fruitveg.core.atomic import atomic_dir
 
 CHILD = """
@@ -18,6 +20,8 @@ import sys, time
 from pathlib import Path
 from fruitveg.core.atomic import atomic_dir
 from fruitveg.data.parallel import pmap
+if sys.argv[2] == "watchdog":  # what other systems get: no prctl, a thread polls the parent
+    sys.platform = "darwin"  # (after multiprocessing has chosen fork, as on Linux)
 
 def work(i):
     (OUT / f"Image_{i}.jpg").write_bytes(b"x" * 1000)
@@ -52,10 +56,11 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_workers_die_with_a_killed_stage_and_its_litter_goes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["prctl", "watchdog"])
+def test_workers_die_with_a_killed_stage_and_its_litter_goes(tmp_path: Path, how: str) -> None:
     target = tmp_path / "multiclass"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(target)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, str(target), how], stdout=subprocess.PIPE, text=True
     )
     workers: list[int] = []
     try:
