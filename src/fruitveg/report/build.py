@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from fruitveg.core import history
+from fruitveg.core import history, paths
 from fruitveg.evaluation.plots import best_epoch
 from fruitveg.evaluation.statistics import CONFIDENCE, holm, mcnemar_exact
 from fruitveg.report.baselines import against_majority, chance_row, majority_label, majority_row
@@ -86,7 +86,7 @@ def header(settings: ReportSettings, inputs: Inputs) -> dict[str, Any]:
         "raw_files": inputs.raw.files if inputs.raw else None,
         "image_size": {task: layouts[task].get("image_size") for task in layouts},
         "images_per_split": {
-            task: {split: sum(per_class.values()) for split, per_class in s["counts"].items()}
+            task: {split: sum(s["counts"][split].values()) for split in paths.SPLITS}
             for task, s in layouts.items()
         },
         "removed_copies_of_test": {
