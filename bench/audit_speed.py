@@ -5,8 +5,8 @@
 Two datasets: the synthetic stand-in (photos of 180-560 px, --per-class per class and
 split) and large 4000x3000 JPEGs (--photos, as in bench/layout_speed.py). On each, in the
 same run: the old hashing (64-px draft decode, imagehash's pHash, one orientation), ours
-(256-px decode, pHash in 8 orientations) in one process, and the whole audit (hashing
-on every core, grouping and report).
+(256-px decode, colour pHash in 8 orientations) in one process, the old hashing on every
+core, and the whole audit (hashing on every core, grouping and report).
 """
 
 import argparse
@@ -21,7 +21,7 @@ from layout_speed import make_photos  # bench/ is the script's folder, so on sys
 
 from fruitveg.audit.duplicates import audit, inspect
 from fruitveg.data.images import decode
-from fruitveg.data.parallel import workers
+from fruitveg.data.parallel import pmap, workers
 from fruitveg.data.rawdata import RawFile, scan
 from fruitveg.download.synthetic import generate
 
@@ -36,6 +36,7 @@ def rates(files: list[RawFile]) -> dict[str, float]:
     runs: dict[str, Callable[[], object]] = {
         "old: 64-px decode, pHash, 1 process": lambda: [old_inspect(f) for f in files],
         "ours: 256-px decode, 8 orientations, 1 process": lambda: [inspect(f) for f in files],
+        f"old hashing, {workers()} workers": lambda: pmap(old_inspect, files),
         f"ours: the whole audit, {workers()} workers": lambda: audit(files, 4),
     }
     out = {}
