@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fruitveg.core.params import ParamError
+from fruitveg.core.secrets import DB_ENV_FILE, DB_ENV_FILE_ENV
 
 PREFIX = "FRUITVEG_DB_"
 ENV_HOST = PREFIX + "HOST"
@@ -19,7 +20,7 @@ ENV_PASSWORD = PREFIX + "PASSWORD"
 ENV_SSL_CA = PREFIX + "SSL_CA"
 ENV_SSL_CERT = PREFIX + "SSL_CERT"
 ENV_SSL_KEY = PREFIX + "SSL_KEY"
-ENV_FILE = PREFIX + "ENV_FILE"  # path of the secrets file; default db.env
+ENV_FILE = DB_ENV_FILE_ENV  # path of the secrets file; default db.env
 FILE_KEYS = (
     ENV_HOST,
     ENV_PORT,
@@ -31,7 +32,7 @@ FILE_KEYS = (
     ENV_SSL_CERT,
     ENV_SSL_KEY,
 )
-DEFAULT_ENV_FILE = Path("db.env")
+DEFAULT_ENV_FILE = Path(DB_ENV_FILE)
 # DVC sets DVC_ROOT to the parent repository even when a queued experiment runs in a
 # temporary copy, so relative paths (SQLite file, db.env) resolve there: queued runs then
 # share the workspace's database and secrets file instead of a throwaway copy.
