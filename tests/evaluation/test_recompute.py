@@ -1,5 +1,6 @@
-"""Every number of metrics/eval/*.json, recomputed with scikit-learn and SciPy from the
-per-image prediction files alone (and the settings in params.yaml), agrees.
+"""Every number of metrics/eval/<model>.json and <model>_details.json, recomputed with
+scikit-learn and SciPy from the per-image prediction files alone (and the settings in
+params.yaml), agrees.
 
 Checked on the committed outputs of the default run and on a fresh evaluation of tiny
 Keras models. Only the parameter count and the speed are not from the predictions.
@@ -93,8 +94,9 @@ def recompute(
 
 
 def assert_agree(metrics_file: Path, params: dict) -> None:
-    stored = json.loads(metrics_file.read_text(encoding="utf-8"))
     model = metrics_file.stem
+    stored = json.loads(metrics_file.read_text(encoding="utf-8"))
+    stored |= json.loads(metrics_file.with_name(f"{model}_details.json").read_text())
     predictions = metrics_file.with_name(f"{model}_predictions.csv")
     threshold = P.get(params, "evaluate.threshold")
     metrics, per_class = recompute(
@@ -114,8 +116,8 @@ def assert_agree(metrics_file: Path, params: dict) -> None:
 
 
 def committed() -> list[Path]:
-    found = sorted(p for p in (REPO / "metrics" / "eval").glob("*.json") if "_per_" not in p.name)
-    return found
+    found = (REPO / "metrics" / "eval").glob("*.json")
+    return sorted(p for p in found if not p.stem.endswith(("_per_class", "_details")))
 
 
 @pytest.mark.parametrize("metrics_file", committed(), ids=lambda p: p.stem)

@@ -56,13 +56,21 @@ def live_dir(model: str) -> Path:
     return METRICS / "train" / model
 
 
-# evaluate@<model>: metrics (read by `dvc metrics`), per-class scores, per-image predictions.
+# evaluate@<model>: headline metrics (the only DVC metrics: what `dvc exp show` and `dvc
+# metrics diff` compare), the other numbers, per-class scores, per-image predictions.
 EVAL_METRICS = METRICS / "eval"
 
 
 def eval_metrics_json(model: str) -> Path:
-    """Flat test metrics of one model (accuracy and its interval, loss, F1, speed, ...)."""
+    """Headline test metrics of one model: accuracy and its interval, loss, macro F1 (and
+    ROC AUC for a binary model); nothing that varies from run to run of the same model."""
     return EVAL_METRICS / f"{model}.json"
+
+
+def eval_details_json(model: str) -> Path:
+    """Every other flat number of one model: counts, balanced accuracy, ECE, parameters,
+    speed (images_per_s, latency_ms). A plain output, not a DVC metric."""
+    return EVAL_METRICS / f"{model}_details.json"
 
 
 def eval_per_class_json(model: str) -> Path:

@@ -1,9 +1,11 @@
 """Evaluate one trained model on the test split of its layout and write all its outputs.
 
-Outputs (paths in fruitveg.core.paths): flat metrics (read by `dvc metrics`), per-class
-scores, per-image predictions with every class probability (the report pairs models on
-them and draws every model's confusion matrix from them; top-k, loss and calibration can
-be recomputed from them), and the pictures of plots/eval/<model>/.
+Outputs (paths in fruitveg.core.paths): the headline metrics (the DVC metrics, few and
+stable, so `dvc exp show` and `dvc metrics diff` stay readable), every other number
+(timings, counts, calibration...), per-class scores, per-image predictions with every
+class probability (the report pairs models on them and draws every model's confusion
+matrix from them; top-k, loss and calibration can be recomputed from them), and the
+pictures of plots/eval/<model>/.
 """
 
 from fruitveg.core import history, paths
@@ -20,9 +22,13 @@ from fruitveg.evaluation.scores import (
 )
 from fruitveg.evaluation.settings import EvaluateSettings
 
+# What `dvc exp show` and `dvc metrics diff` compare (roc_auc: binary models only). Timings
+# stay out: they differ on every run and would bury the one change that matters.
+HEADLINE = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "loss", "f1_macro", "roc_auc")
+
 
 def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
-    """Evaluate one model and write all its outputs; return its metrics."""
+    """Evaluate one model and write all its outputs; return all its numbers."""
     name = settings.name
     model_dir = paths.model_dir(name)
     split = find_test_split(paths.layout_dir(settings.model.task))
@@ -52,5 +58,8 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
     header = ["path", "actual", "predicted", "confidence", *(f"p_{label}" for label in labels)]
     write_csv(paths.eval_predictions_csv(name), header, rows)
     write_json(paths.eval_per_class_json(name), per_class_scores(split.y, pred, labels))
-    write_json(paths.eval_metrics_json(name), result)
+    write_json(
+        paths.eval_details_json(name), {k: v for k, v in result.items() if k not in HEADLINE}
+    )
+    write_json(paths.eval_metrics_json(name), {k: v for k, v in result.items() if k in HEADLINE})
     return result

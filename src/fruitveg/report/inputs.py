@@ -1,4 +1,5 @@
-"""What the report reads: for every model metrics/eval/<model>.json, the per-image
+"""What the report reads: for every model metrics/eval/<model>.json and
+<model>_details.json (headline metrics and every other number), the per-image
 predictions beside it and plots/history/<model>.csv (through fruitveg.core.history); for
 every task the layout summary metrics/layout/<task>.json; the audit's report; and the
 hash DVC recorded for data/raw in dvc.lock."""
@@ -62,11 +63,14 @@ def _read_json(path: Path, producer: str) -> dict[str, Any]:
 
 
 def read_metrics(model: str) -> dict[str, Any]:
-    path = paths.eval_metrics_json(model)
-    metrics = _read_json(path, f"evaluate@{model}")
+    """The headline metrics and the details of one model, as one flat dict."""
+    metrics: dict[str, Any] = {}
+    for path in (paths.eval_metrics_json(model), paths.eval_details_json(model)):
+        metrics |= _read_json(path, f"evaluate@{model}")
     missing = [k for k in METRIC_KEYS if not isinstance(metrics.get(k), int | float)]
     if missing:
-        raise ReportError(f"{path}: missing or non-numeric {', '.join(missing)}")
+        files = f"{paths.eval_metrics_json(model)} + {paths.eval_details_json(model).name}"
+        raise ReportError(f"{files}: missing or non-numeric {', '.join(missing)}")
     return metrics
 
 
