@@ -157,6 +157,7 @@ def row(name: str, data: dict[str, Any], model: str) -> tuple[str, str, str, str
     params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
     lr = params.get("models", {}).get(model, {}).get("lr")
     metrics = (data.get("metrics") or {}).get(f"metrics/eval/{model}.json", {}).get("data", {})
+    metrics = metrics.get(model) or {}  # headline metrics are nested under the model's name
     acc, loss = metrics.get("accuracy"), metrics.get("loss")
     return (
         name,

@@ -15,6 +15,7 @@ from PIL import Image
 
 from fruitveg.core.params import ParamError, load
 from fruitveg.evaluation.evaluate import evaluate
+from fruitveg.evaluation.headline import unnest
 from fruitveg.evaluation.loading import EvaluationError
 from fruitveg.evaluation.settings import EvaluateSettings, evaluate_settings
 
@@ -102,8 +103,9 @@ def test_multiclass_evaluation_writes_every_output(tmp_path, monkeypatch):
     # The DVC metrics hold the headline only; every other number is in the details file.
     headline = json.loads(Path("metrics/eval/cnn.json").read_text())
     details = json.loads(Path("metrics/eval/cnn_details.json").read_text())
-    assert list(headline) == ["accuracy", "accuracy_ci_low", "accuracy_ci_high", "loss", "f1_macro"]
-    assert not headline.keys() & details.keys() and headline | details == metrics
+    assert list(headline["cnn"]) == ["accuracy", "acc_low", "acc_high", "loss", "f1_macro"]
+    assert headline["cnn"]["acc_low"] == metrics["accuracy_ci_low"]
+    assert unnest("cnn", headline) | details == metrics
     assert {"images_per_s", "latency_ms", "n_test", "ece"} <= details.keys()
     assert metrics["accuracy"] == pytest.approx(11 / 12, abs=1e-6)
     assert metrics["n_test"] == 12

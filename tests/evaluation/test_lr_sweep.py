@@ -55,7 +55,8 @@ lr = float(pathlib.Path(f"models/{model}.txt").read_text())
 gap = abs(math.log10(lr) + 4)
 out = pathlib.Path(f"metrics/eval/{model}.json")
 out.parent.mkdir(parents=True, exist_ok=True)
-out.write_text(json.dumps({"accuracy": round(1 - gap / 10, 4), "loss": round(0.1 + gap / 5, 4)}))
+scores = {"accuracy": round(1 - gap / 10, 4), "loss": round(0.1 + gap / 5, 4)}
+out.write_text(json.dumps({model: scores}))
 """
 
 
@@ -101,7 +102,7 @@ def test_sweep_yields_one_experiment_per_rate(pipeline):
             data = rev["data"]
             found[rev["name"]] = (
                 data["params"]["params.yaml"]["data"]["models"]["cnn"]["lr"],
-                data["metrics"]["metrics/eval/cnn.json"]["data"]["accuracy"],
+                data["metrics"]["metrics/eval/cnn.json"]["data"]["cnn"]["accuracy"],
                 exp["executor"]["state"],
             )
     assert found == {

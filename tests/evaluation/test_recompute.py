@@ -17,6 +17,7 @@ from sklearn import metrics as skm
 
 from fruitveg.core import params as P
 from fruitveg.evaluation.evaluate import evaluate
+from fruitveg.evaluation.headline import unnest
 
 from .conftest import REPO
 from .test_evaluate import make_binary, make_multiclass, settings
@@ -95,7 +96,7 @@ def recompute(
 
 def assert_agree(metrics_file: Path, params: dict) -> None:
     model = metrics_file.stem
-    stored = json.loads(metrics_file.read_text(encoding="utf-8"))
+    stored = unnest(model, json.loads(metrics_file.read_text(encoding="utf-8")))
     stored |= json.loads(metrics_file.with_name(f"{model}_details.json").read_text())
     predictions = metrics_file.with_name(f"{model}_predictions.csv")
     threshold = P.get(params, "evaluate.threshold")

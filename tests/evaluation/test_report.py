@@ -13,6 +13,7 @@ import yaml
 from fruitveg.core import params as P
 from fruitveg.core.model_config import model_configs
 from fruitveg.core.params import ParamError
+from fruitveg.evaluation.headline import split
 from fruitveg.evaluation.statistics import mcnemar_exact
 from fruitveg.report.build import build
 from fruitveg.report.inputs import ReportError, read_inputs
@@ -55,10 +56,9 @@ def write_eval(root: Path, model: str, rows: list[tuple[str, str, str]], params:
                "f1_macro_ci_high": f1_ci[1], "ece": 0.1, "params": params,
                "images_per_s": 1000.0 / params, "latency_ms": params / 100,
                "n_test": len(rows)}  # fmt: skip
-    headline = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "loss", "f1_macro")
-    for name, part in ((f"{model}.json", True), (f"{model}_details.json", False)):
-        content = {k: v for k, v in metrics.items() if (k in headline) == part}
-        (folder / name).write_text(json.dumps(content), encoding="utf-8")
+    headline, details = split(model, metrics)
+    (folder / f"{model}.json").write_text(json.dumps(headline), encoding="utf-8")
+    (folder / f"{model}_details.json").write_text(json.dumps(details), encoding="utf-8")
     val_accuracy = (0.4, 0.7, 0.6) if model == "binary_cnn" else (0.4, 0.4, 0.4)
     write_history(root, model, [(1.0, 0.5, 1.1, v) for v in val_accuracy])
 

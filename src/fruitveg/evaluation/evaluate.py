@@ -11,6 +11,7 @@ pictures of plots/eval/<model>/.
 from fruitveg.core import history, paths
 from fruitveg.core.atomic import write_json
 from fruitveg.evaluation.files import write_csv
+from fruitveg.evaluation.headline import split as split_headline
 from fruitveg.evaluation.inference import latency_ms, predict
 from fruitveg.evaluation.loading import check_labels, find_test_split, load_images, load_model
 from fruitveg.evaluation.plots import write_plots
@@ -21,10 +22,6 @@ from fruitveg.evaluation.scores import (
     probabilities,
 )
 from fruitveg.evaluation.settings import EvaluateSettings
-
-# What `dvc exp show` and `dvc metrics diff` compare (roc_auc: binary models only). Timings
-# stay out: they differ on every run and would bury the one change that matters.
-HEADLINE = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "loss", "f1_macro", "roc_auc")
 
 
 def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
@@ -58,8 +55,7 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
     header = ["path", "actual", "predicted", "confidence", *(f"p_{label}" for label in labels)]
     write_csv(paths.eval_predictions_csv(name), header, rows)
     write_json(paths.eval_per_class_json(name), per_class_scores(split.y, pred, labels))
-    write_json(
-        paths.eval_details_json(name), {k: v for k, v in result.items() if k not in HEADLINE}
-    )
-    write_json(paths.eval_metrics_json(name), {k: v for k, v in result.items() if k in HEADLINE})
+    headline, details = split_headline(name, result)
+    write_json(paths.eval_details_json(name), details)
+    write_json(paths.eval_metrics_json(name), headline)
     return result

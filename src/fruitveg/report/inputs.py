@@ -17,6 +17,7 @@ from fruitveg.core import history, paths
 from fruitveg.core.errors import PipelineError
 from fruitveg.core.history import Epoch
 from fruitveg.core.model_config import ModelConfig
+from fruitveg.evaluation.headline import unnest
 
 METRIC_KEYS = (
     "accuracy", "accuracy_ci_low", "accuracy_ci_high", "balanced_accuracy", "loss", "f1_macro",
@@ -64,9 +65,12 @@ def _read_json(path: Path, producer: str) -> dict[str, Any]:
 
 def read_metrics(model: str) -> dict[str, Any]:
     """The headline metrics and the details of one model, as one flat dict."""
-    metrics: dict[str, Any] = {}
-    for path in (paths.eval_metrics_json(model), paths.eval_details_json(model)):
-        metrics |= _read_json(path, f"evaluate@{model}")
+    path = paths.eval_metrics_json(model)
+    try:
+        metrics = unnest(model, _read_json(path, f"evaluate@{model}"))
+    except KeyError:
+        raise ReportError(f"{path}: expected one object, under {model!r}") from None
+    metrics |= _read_json(paths.eval_details_json(model), f"evaluate@{model}")
     missing = [k for k in METRIC_KEYS if not isinstance(metrics.get(k), int | float)]
     if missing:
         files = f"{paths.eval_metrics_json(model)} + {paths.eval_details_json(model).name}"
