@@ -5,13 +5,15 @@ for review.
     python scripts/review.py main HEAD       # what a branch changes
     python scripts/review.py main HEAD --all # unchanged metrics too
 
-Prints `dvc metrics diff --md` and `dvc params diff --md` under headings, then for every
-model evaluated in both revisions whether its test predictions changed beyond run-to-run
-variation: float32 training differs in its last bits between processors (oneDNN picks
-kernels by instruction set), which flips a few borderline test images, so a metrics diff
-alone can't tell noise from a real change. An exact McNemar test on the same test images
-(Holm-adjusted over the models compared) can: "within run-to-run variation" unless the
-number of images only one revision gets right is lopsided beyond chance, then "changed".
+Prints one table per model whose test predictions changed (accuracy before and after, the
+change in points, and whether it is beyond run-to-run variation), the models whose
+predictions did not change as one line, then `dvc params diff` and `dvc metrics diff` (the
+headline metrics only). Why the test: float32 training differs in its last bits between
+processors (oneDNN picks kernels by instruction set), which flips a few borderline test
+images, so a metrics diff alone can't tell noise from a real change. An exact McNemar test
+on the same test images (Holm-adjusted over the models whose predictions changed) can:
+"within run-to-run variation" unless the number of images only one revision gets right is
+lopsided beyond chance, then "changed".
 
 Metrics and predictions are committed (cache: false), so this needs git history only, no
 DVC remote. Only the standard library and dvc are needed, so CI can run it without the
@@ -94,78 +96,109 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def compare(old: dict[str, str], new: dict[str, str]) -> list[dict]:
-    """Per model in both: images, predictions changed, only-old/only-new right, p, verdict."""
+    """Per model in both: images, predictions changed, accuracies, only-old/only-new right,
+    p and verdict. Holm adjusts over the models whose predictions changed (the others have
+    no discordant image, nothing to test)."""
     rows = []
     for model in sorted(old.keys() & new.keys()):
         a, b = outcomes(old[model]), outcomes(new[model])
-        row = {"model": model, "n": len(b)}
-        if a.keys() != b.keys() or any(a[k][0] != b[k][0] for k in a):
-            rows.append(row | {"same_images": False, "p": 0.0})
-            continue
         right_a = {k for k, (actual, pred) in a.items() if actual == pred}
         right_b = {k for k, (actual, pred) in b.items() if actual == pred}
+        row = {
+            "model": model,
+            "n": len(b),
+            "accuracy_old": len(right_a) / max(len(a), 1),
+            "accuracy_new": len(right_b) / max(len(b), 1),
+        }
+        if a.keys() != b.keys() or any(a[k][0] != b[k][0] for k in a):
+            rows.append(row | {"same_images": False, "changed_predictions": None, "p": 0.0})
+            continue
         only_old, only_new = len(right_a - right_b), len(right_b - right_a)
         row |= {
             "same_images": True,
             "changed_predictions": sum(a[k][1] != b[k][1] for k in a),
-            "accuracy_old": len(right_a) / len(a),
-            "accuracy_new": len(right_b) / len(b),
             "only_old": only_old,
             "only_new": only_new,
             "p": mcnemar_p(only_old, only_new),
         }
         rows.append(row)
-    for row, adjusted in zip(rows, holm([r["p"] for r in rows]), strict=True):
+    tested = [r for r in rows if r["changed_predictions"] != 0]
+    for row, adjusted in zip(tested, holm([r["p"] for r in tested]), strict=True):
         row["p_holm"] = adjusted
         noise = row["same_images"] and adjusted >= ALPHA
         row["verdict"] = "within run-to-run variation" if noise else "changed"
+    for row in rows:
+        row.setdefault("p_holm", 1.0)
+        row.setdefault("verdict", "same predictions")
     return rows
 
 
-def predictions_section(old: str, new: str | None) -> str:
-    rows = compare(prediction_files(old), prediction_files(new))
-    if not rows:
-        return "No model's predictions in both revisions."
-    lines = [
-        "| model | images | predictions changed | accuracy % old → new | only old right "
-        "| only new right | p | Holm p | verdict |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---|",
+def model_table(r: dict) -> list[str]:
+    """One model's table: accuracy before and after, change in points, McNemar, verdict."""
+    old, new = 100 * r["accuracy_old"], 100 * r["accuracy_new"]
+    cells = [str(r["n"]), f"{old:.2f}", f"{new:.2f}", f"{new - old:+.2f}"]
+    if r["same_images"]:
+        cells += [
+            str(r["changed_predictions"]), str(r["only_old"]), str(r["only_new"]),
+            f"{r['p']:.3g}", f"{r['p_holm']:.3g}", r["verdict"],
+        ]  # fmt: skip
+    else:
+        cells += ["", "", "", "", "", "changed (other test images)"]
+    return [
+        f"#### {r['model']}",
+        "",
+        "| test images | accuracy % old | new | change (points) | predictions changed "
+        "| only old right | only new right | McNemar p | Holm p | verdict |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| " + " | ".join(cells) + " |",
+        "",
     ]
+
+
+def predictions_section(old: str, new: str | None) -> str:
+    old_files, new_files = prediction_files(old), prediction_files(new)
+    rows = compare(old_files, new_files)
+    lines = []
     for r in rows:
-        if not r["same_images"]:
-            lines.append(f"| {r['model']} | {r['n']} | | | | | | | changed (other test images) |")
-            continue
-        lines.append(
-            f"| {r['model']} | {r['n']} | {r['changed_predictions']} "
-            f"| {100 * r['accuracy_old']:.2f} → {100 * r['accuracy_new']:.2f} | {r['only_old']} "
-            f"| {r['only_new']} | {r['p']:.3g} | {r['p_holm']:.3g} | {r['verdict']} |"
-        )
+        if r["verdict"] != "same predictions":
+            lines += model_table(r)
+    same = [r["model"] for r in rows if r["verdict"] == "same predictions"]
+    if same:
+        lines.append(f"Same prediction for every test image: {', '.join(same)}.")
+    for side, names in (("old", old_files.keys() - new_files.keys()),
+                        ("new", new_files.keys() - old_files.keys())):  # fmt: skip
+        if names:
+            lines.append(f"Predictions only in the {side} revision: {', '.join(sorted(names))}.")
     changed = [r["model"] for r in rows if r["verdict"] == "changed"]
-    summary = (
-        f"**Changed**: {', '.join(changed)}."
-        if changed
-        else "**Every model within run-to-run variation.**"
-    )
-    return "\n".join([summary, "", *lines])
+    if not rows:
+        summary = "No model's predictions in both revisions."
+    elif changed:
+        summary = f"**Changed**: {', '.join(changed)}."
+    else:
+        summary = "**No model changed beyond run-to-run variation.**"
+    return "\n".join([summary, "", *lines]).rstrip()
 
 
 def review(old: str, new: str | None, show_all: bool = False) -> str:
     target = new or "workspace"
-    parts = [MARKER, f"## DVC review: `{old}` → `{target}`", ""]
-    for kind, title in (("metrics", "Metrics"), ("params", "Parameters")):
+    parts = [
+        MARKER,
+        f"## DVC review: `{old}` → `{target}`",
+        "",
+        "### Test predictions per model: noise or change?",
+        "",
+        f"Exact McNemar test on the same test images, Holm-adjusted over the models whose "
+        f"predictions changed, α = {ALPHA}.",
+        "",
+        predictions_section(old, new),
+        "",
+    ]
+    for kind, title in (("params", "Parameters"), ("metrics", "Headline metrics")):
         body = dvc_diff(kind, old, new, show_all)
         rows = [line for line in body.splitlines() if line.startswith("|")]
         if len(rows) <= 2:  # nothing, or a header and its rule with no row under them
             body = f"No {kind} changed."
         parts += [f"### {title}", "", body, ""]
-    parts += [
-        "### Test predictions: noise or change?",
-        "",
-        f"Exact McNemar test per model on the same test images, Holm-adjusted, α = {ALPHA}.",
-        "",
-        predictions_section(old, new),
-        "",
-    ]
     return "\n".join(parts)
 
 

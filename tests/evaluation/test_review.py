@@ -37,7 +37,7 @@ def test_review_shows_a_changed_metric_and_param_between_two_commits(git_dvc_rep
 
     out = run(repo, sys.executable, REVIEW, old, new).stdout
     assert f"## DVC review: `{old}` → `{new}`" in out
-    metrics_part, params_part = out.split("### Parameters")
+    params_part, metrics_part = out.split("### Parameters")[1].split("### Headline metrics")
     rows = [line.split("|")[1:-1] for line in metrics_part.splitlines() if "cnn.json" in line]
     assert [[c.strip() for c in row] for row in rows] == [
         ["metrics/eval/cnn.json", "accuracy", "0.9", "0.925", "0.025"]
@@ -88,11 +88,11 @@ def test_review_tells_run_to_run_noise_from_a_change():
     rows = {r["model"]: r for r in review.compare(old, new)}
     assert set(rows) == {"cnn", "vgg16", "resnet50"}  # only models in both
     assert rows["cnn"]["changed_predictions"] == 0 and rows["cnn"]["p"] == 1.0
-    assert rows["cnn"]["verdict"] == "within run-to-run variation"
+    assert rows["cnn"]["verdict"] == "same predictions"
     assert (rows["vgg16"]["only_old"], rows["vgg16"]["only_new"]) == (2, 2)
     assert rows["vgg16"]["verdict"] == "within run-to-run variation"
     assert (rows["resnet50"]["only_old"], rows["resnet50"]["only_new"]) == (20, 0)
-    assert rows["resnet50"]["p_holm"] == pytest.approx(3 * 2 / 2**20)
+    assert rows["resnet50"]["p_holm"] == pytest.approx(2 * 2 / 2**20)  # cnn: nothing to test
     assert rows["resnet50"]["verdict"] == "changed"
     other_images = review.compare({"cnn": base}, {"cnn": predictions(set(), n=99)})
     assert other_images[0]["verdict"] == "changed" and not other_images[0]["same_images"]
@@ -110,14 +110,24 @@ def test_review_compares_a_rerun_in_the_workspace_with_the_committed_predictions
         (folder / f"{model}_predictions.csv").write_text(predictions({1, 2, 3}))
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "predictions")
-    # A rerun: one borderline image of cnn flips each way; vgg16 loses 25 images.
+    (folder / "resnet50_predictions.csv").write_text(predictions({1, 2, 3}))
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "resnet50")
+    # A rerun: one borderline image of cnn flips each way; vgg16 loses 25 images; resnet50
+    # predicts every image as before.
     (folder / "cnn_predictions.csv").write_text(predictions({1, 2, 4}))
     (folder / "vgg16_predictions.csv").write_text(predictions(set(range(1, 29))))
 
     out = run(repo, sys.executable, REVIEW).stdout
-    section = out.split("### Test predictions: noise or change?")[1]
+    section = out.split("### Test predictions per model: noise or change?")[1]
+    section = section.split("### Parameters")[0]
     assert "**Changed**: vgg16." in section
-    assert "| cnn | 100 | 2 | 97.00 → 97.00 | 1 | 1 | 1 | 1 | within run-to-run variation |" in (
-        section
+    tables = section.split("#### ")[1:]
+    assert [t.split()[0] for t in tables] == ["cnn", "vgg16"]  # one table per changed model
+    assert (
+        "| 100 | 97.00 | 97.00 | +0.00 | 2 | 1 | 1 | 1 | 1 | within run-to-run variation |"
+        in (tables[0])
     )
-    assert "| vgg16 | 100 | 25 | 97.00 → 72.00 | 25 | 0 |" in section and "| changed |" in section
+    assert "| 100 | 97.00 | 72.00 | -25.00 | 25 | 25 | 0 |" in tables[1]
+    assert tables[1].rstrip().splitlines()[4].endswith("| changed |")
+    assert "Same prediction for every test image: resnet50." in section
