@@ -30,6 +30,8 @@ DEFAULT_RATES = ("1e-3", "1e-4", "1e-5")
 QUEUE_LOG = Path(".dvc/tmp/lr_sweep_queue.log")
 POLL_SECONDS = 3.0
 BASELINE = "HEAD (baseline)"  # a space: never an experiment (git ref) name
+# README.md's invocation: changed settings and headline metrics, no dependency hashes.
+EXP_SHOW = "dvc exp show --only-changed --drop 'Created|.*/'"
 
 
 class SweepError(RuntimeError):
@@ -202,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         rows = [row(n, found.get(n, {}), args.model) for n in [BASELINE, *names]]
         print(table(rows, args.model))
+        print(f"\nEvery headline metric that moved: {EXP_SHOW}")
         failed = [n for n, s in states.items() if s != "Success"]
         if failed:
             raise SweepError(f"failed: {', '.join(failed)}; see `dvc queue logs <name>`")

@@ -82,7 +82,7 @@ def pipeline(git_dvc_repo: Path, tmp_path: Path) -> tuple[Path, Path]:
 def test_sweep_yields_one_experiment_per_rate(pipeline):
     repo, log = pipeline
     done = run(repo, sys.executable, SWEEP, "--timeout", "240", timeout=300)
-    table = done.stdout[done.stdout.index("| experiment") :].splitlines()
+    table = done.stdout[done.stdout.index("| experiment") :].split("\n\n")[0].splitlines()
     assert table[0].split("|")[1:-1] == [
         " experiment      ", " models.cnn.lr ", " test accuracy ", " test loss "
     ]  # fmt: skip
@@ -113,6 +113,7 @@ def test_sweep_yields_one_experiment_per_rate(pipeline):
     # Only the varied model retrained; the unchanged rate and vgg16 came from DVC's cache.
     assert sorted(runs(log)[2:]) == ["cnn 0.001", "cnn 1e-05"]
 
+    assert "Every headline metric that moved: dvc exp show --only-changed" in done.stdout
     # A second sweep keeps the first one's experiments and names its own apart.
     again = run(repo, sys.executable, SWEEP, "--lr", "1e-3", "--timeout", "120", timeout=180)
     assert "| cnn-lr-1e-3-2 " in again.stdout
