@@ -269,6 +269,17 @@ def test_missing_evaluation_is_named(evaluated, stage):
     assert "Traceback" not in err
 
 
+def test_headline_metrics_not_under_the_models_name_are_named(evaluated, stage):
+    path = evaluated / "metrics/eval/vgg16.json"
+    path.write_text(json.dumps(json.loads(path.read_text())["vgg16"]))  # the pre-split layout
+    code, _, err = stage("report.py")
+    assert code == 1 and "metrics/eval/vgg16.json: expected one object, under 'vgg16'" in err
+    (evaluated / "metrics/eval/vgg16_details.json").unlink()
+    path.write_text(json.dumps({"vgg16": {"accuracy": 0.5}}))
+    code, _, err = stage("report.py")
+    assert code == 1 and "metrics/eval/vgg16_details.json: not found" in err
+
+
 def test_pairs_of_the_study_follow_from_the_models_settings():
     models = model_configs(P.load(REPO / "params.yaml"))
     assert derived_pairs(models) == [
