@@ -102,8 +102,20 @@ def test_bad_shared_training_settings(layouts: Path) -> None:
         train_settings(p, "cnn")
     p = make_params()
     p["train"]["mixed_precision"] = "yes"
-    with pytest.raises(ParamError, match="'train.mixed_precision' must be one of auto, true"):
+    choices = "auto, float32, bfloat16, float16, true, false"
+    with pytest.raises(ParamError, match=f"'train.mixed_precision' must be one of {choices}; got"):
         train_settings(p, "cnn")
+
+
+@pytest.mark.parametrize(
+    "value, precision",
+    [("auto", "auto"), ("bfloat16", "bfloat16"), ("float32", "float32"), ("float16", "float16")]
+    + [(True, "float16"), (False, "float32")],  # what true/false meant before bfloat16
+)
+def test_mixed_precision_names_a_float_type(layouts: Path, value, precision: str) -> None:
+    p = make_params()
+    p["train"]["mixed_precision"] = value
+    assert train_settings(p, "cnn").train.mixed_precision == precision
 
 
 @pytest.mark.slow  # the stage script as DVC runs it

@@ -92,19 +92,30 @@ def two_epochs_with_random_layers() -> dict:
     return p
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_two_runs_give_identical_histories(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, precision: str
 ) -> None:
+    p = two_epochs_with_random_layers()
+    p["train"]["mixed_precision"] = precision
     runs = []
     for name in ("one", "two"):
         root = tmp_path / name
         write_layout(root, "multiclass", LABELS, {"train": 5, "validation": 2})
         monkeypatch.chdir(root)
-        train(train_settings(two_epochs_with_random_layers(), "cnn"))  # stdout: not a TTY
-        assert "cnn epoch 2/2: loss" in capsys.readouterr().out  # one concise line an epoch
+        train(train_settings(p, "cnn"))  # stdout: not a TTY
+        out = capsys.readouterr().out
+        assert f"cnn: {precision} (train.mixed_precision)" in out
+        assert "cnn epoch 2/2: loss" in out  # one concise line an epoch
         runs.append(history_values(root / "plots/history/cnn.csv"))
     assert len(runs[0]) == 3
     assert runs[0] == runs[1]
+    # Trained in either precision, the published model is float32 throughout.
+    model = keras.saving.load_model(tmp_path / "two/data/models/cnn/model.keras")
+    assert {w.dtype for w in model.weights} == {"float32"}
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    raw = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    assert model(raw).dtype == "float32"
 
 
 class Killed(BaseException):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from fruitveg.training import precision
 from fruitveg.training.settings import TrainSettings
 
 
@@ -13,8 +14,17 @@ from fruitveg.training.settings import TrainSettings
 class Runtime:
     strategy: tf.distribute.Strategy
     device: str
-    mixed_precision: bool
+    precision: str  # one of precision.PRECISIONS
     jit_compile: bool
+
+    @property
+    def mixed_precision(self) -> bool:
+        return self.precision != "float32"
+
+
+def jit_compile(choice: str | bool, gpu: bool) -> bool:
+    """XLA: auto turns it on only on a GPU; on a CPU it slows every model (bench/train_speed.py)."""
+    return gpu if choice == "auto" else bool(choice)
 
 
 def configure_runtime(s: TrainSettings) -> Runtime:
@@ -27,9 +37,11 @@ def configure_runtime(s: TrainSettings) -> Runtime:
     keras.utils.set_random_seed(s.seed)
     tf.config.experimental.enable_op_determinism()
     options = s.train
-    mixed = bool(gpus) if options.mixed_precision == "auto" else bool(options.mixed_precision)
-    jit = bool(gpus) if options.jit_compile == "auto" else bool(options.jit_compile)
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    chosen, why = precision.resolve(
+        options.mixed_precision, s.model.arch, gpu=bool(gpus), flags=precision.cpu_flags()
+    )
+    keras.mixed_precision.set_global_policy(precision.POLICY[chosen])
+    print(f"{s.name}: {chosen} ({why})", flush=True)
 
     logical_gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     if options.distribute == "mirrored" or (options.distribute == "auto" and len(logical_gpus) > 1):
@@ -39,4 +51,4 @@ def configure_runtime(s: TrainSettings) -> Runtime:
     else:
         strategy = tf.distribute.get_strategy()
     device = f"{len(gpus)} GPU" if gpus else "CPU"
-    return Runtime(strategy, device, mixed, jit)
+    return Runtime(strategy, device, chosen, jit_compile(options.jit_compile, bool(gpus)))

@@ -17,8 +17,11 @@ from fruitveg.core.errors import PipelineError
 from fruitveg.core.model_config import ModelConfig, model_config
 from fruitveg.models.build import ModelSpec, min_image_size
 from fruitveg.training.inputs import split_files
+from fruitveg.training.precision import PRECISIONS
 
 AUTO_BOOL = ("auto", True, False)
+# true/false, what params.yaml said before bfloat16: Keras' mixed float16, or float32.
+LEGACY_PRECISION = {True: "float16", False: "float32"}
 DISTRIBUTE = ("auto", "none", "mirrored")
 
 
@@ -26,7 +29,7 @@ DISTRIBUTE = ("auto", "none", "mirrored")
 class TrainOptions:
     """The `train:` block, shared by every model."""
 
-    mixed_precision: str | bool  # "auto": on where a GPU exists
+    mixed_precision: str  # "auto" (training.precision.resolve) or one of PRECISIONS
     jit_compile: str | bool  # XLA; "auto": on where a GPU exists
     distribute: str  # one of DISTRIBUTE
     augment: bool
@@ -74,11 +77,16 @@ class TrainSettings:
 
 def train_options(params: dict[str, Any]) -> TrainOptions:
     return TrainOptions(
-        mixed_precision=P.choice(params, "train.mixed_precision", AUTO_BOOL),
+        mixed_precision=_precision(params),
         jit_compile=P.choice(params, "train.jit_compile", AUTO_BOOL),
         distribute=P.choice(params, "train.distribute", DISTRIBUTE),
         augment=P.flag(params, "train.augment"),
     )
+
+
+def _precision(params: dict[str, Any]) -> str:
+    value = P.choice(params, "train.mixed_precision", ("auto", *PRECISIONS, True, False))
+    return LEGACY_PRECISION.get(value, value)
 
 
 def train_settings(params: dict[str, Any], name: str) -> TrainSettings:
