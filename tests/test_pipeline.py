@@ -9,7 +9,6 @@ is evaluated, enters the report's table and paired tests and every chart of `dvc
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,8 @@ import pytest
 import yaml
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+from .repo_copy import copy_repo
+
 pytestmark = pytest.mark.pipeline
 
 
@@ -48,15 +48,7 @@ def tiny(params: dict) -> None:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("repo")
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        src = REPO / name
-        if src.is_file() and not name.startswith(("metrics/", "plots/")) and name != "dvc.lock":
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / name)
+    copy_repo(root)
     params = yaml.safe_load((root / "params.yaml").read_text())
     tiny(params)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

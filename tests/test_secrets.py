@@ -15,7 +15,6 @@ import io
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import pytest
 import yaml
 
 from .data.factory import make_raw
+from .repo_copy import copy_repo
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "kaggle"))  # the stand-in (no package there)
@@ -78,15 +78,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     a db.env, the stand-in API, and the environment a user with secrets would have."""
     tmp = tmp_path_factory.mktemp("secrets")
     repo, home = tmp / "repo", tmp / "home"
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        src = REPO / name
-        if src.is_file() and not name.startswith(("metrics/", "plots/")) and name != "dvc.lock":
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
+    copy_repo(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["data"]["source"] = "kaggle"
     params["layout"]["image_size"] = 32

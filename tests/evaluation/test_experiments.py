@@ -8,7 +8,6 @@ import os
 import pty
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ..repo_copy import copy_repo
 from .conftest import REPO, env, run
 
 pytestmark = pytest.mark.slow  # runs the whole pipeline three times, on tiny data
@@ -60,15 +60,7 @@ def in_terminal(cwd: Path, args: list[str], columns: int) -> str:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("exp") / "repo"
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        src = REPO / name
-        if src.is_file() and not name.startswith(("metrics/", "plots/")) and name != "dvc.lock":
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / name)
+    copy_repo(root)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["data"]["synthetic"] = {"train": 3, "validation": 2, "test": 2, "leaks": 2}
     params["layout"]["image_size"] = 32
