@@ -1,19 +1,23 @@
-"""Training speed of every model, beside the study's input path (a benchmark, not a test).
+"""Training speed of every model in each precision, with and without XLA (a benchmark, not a test).
 
-For each model of params.yaml `models:` this trains on a 36-class layout through the
-pipeline's own input (tf.data, decoded once, cached in memory, prefetched) and reports
-training images/s, first epoch (tracing and decoding) excluded. In the same run the study's
-CNN is fed by the study's input path, Keras' ImageDataGenerator(rescale=1/255)
-.flow_from_directory, which decodes and resizes every JPEG with Pillow on every epoch.
+For each model of params.yaml `models:` this times training steps in float32, mixed bfloat16
+and mixed float16, each with and without XLA (`jit_compile`), all in one run on the same
+batches, held in memory as the pipeline holds its layout, and prints what
+`train.mixed_precision: auto` picks on this machine (training.precision), flagging a pick
+that measured slower than float32. The table in training/precision.py comes from this. In
+the same run the study's CNN is fed by the study's input path, Keras' ImageDataGenerator
+(rescale=1/255).flow_from_directory, which decodes every JPEG on every epoch.
 
-Without --layout it generates a layout of random-ish JPEGs of the offline default's shape
-(36 classes x 16 training images at 64 px) under bench/out/. Run from the repository root:
+Each configuration runs 2 untimed steps (tracing, XLA compiling), then steps until at least
+--seconds have passed. Without --layout it generates a layout of random-ish JPEGs (36
+classes x --per-class training images) under bench/out/. Run from the repository root:
 
-    .venv/bin/python bench/train_speed.py                 # all models, 64 px
-    .venv/bin/python bench/train_speed.py --models cnn --size 128 --per-class 32
+    .venv/bin/python bench/train_speed.py                     # every model, 64 px
+    .venv/bin/python bench/train_speed.py --models cnn vgg16 --size 128 --no-xla
 """
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -33,10 +37,12 @@ from fruitveg.core.model_config import model_configs  # noqa: E402
 from fruitveg.data.classes import KAGGLE_CLASSES  # noqa: E402
 from fruitveg.models.blocks import classifier_head, cnn_body  # noqa: E402
 from fruitveg.models.build import ModelSpec, build_model  # noqa: E402
-from fruitveg.training.inputs import decoded, split_files, train_stream  # noqa: E402
+from fruitveg.training import precision  # noqa: E402
+from fruitveg.training.inputs import decoded, split_files  # noqa: E402
 from fruitveg.training.loop import compile_model  # noqa: E402
 
 OUT = Path("bench/out")
+WARMUP_STEPS = 2
 
 
 def make_layout(root: Path, size: int, per_class: int, seed: int = 0) -> Path:
@@ -59,24 +65,35 @@ def make_layout(root: Path, size: int, per_class: int, seed: int = 0) -> Path:
     return root
 
 
-class EpochTimes(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._t = time.perf_counter()
+def timed_steps(model: keras.Model, batches: list, min_seconds: float) -> float:
+    """Training images/s: WARMUP_STEPS untimed, then whole steps until min_seconds pass.
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.times.append(time.perf_counter() - self._t)
+    At least 3 timed steps, unless they are so slow (float16 on a CPU: tens of seconds a
+    step) that min_seconds x 3 pass first.
+    """
+    cycle = itertools.cycle(batches)
+    for _ in range(WARMUP_STEPS):
+        model.train_on_batch(*next(cycle))
+    images, steps, t0 = 0, 0, time.perf_counter()
+    while True:
+        x, y = next(cycle)
+        model.train_on_batch(x, y)  # returns numpy losses: the step has finished
+        images, steps = images + len(x), steps + 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds and (steps >= 3 or elapsed >= 3 * min_seconds):
+            return images / elapsed
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.times: list[float] = []
 
-
-def images_per_second(model: keras.Model, data, steps: int, n: int, epochs: int) -> float:
-    """Fit 1 + epochs epochs; images/s over all but the first."""
-    timer = EpochTimes()
-    model.fit(
-        data, epochs=1 + epochs, steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=[timer]
-    )
-    return n * epochs / sum(timer.times[1:])
+def model_speed(spec: ModelSpec, prec: str, jit: bool, batches: list, min_seconds: float) -> float:
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_global_policy(precision.POLICY[prec])
+    try:
+        model = build_model(spec)
+        compile_model(model, "adam", 1e-4, spec.binary, jit=jit)
+        return timed_steps(model, batches, min_seconds)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def study_cnn(size: int, n_labels: int) -> keras.Model:
@@ -89,31 +106,58 @@ def study_cnn(size: int, n_labels: int) -> keras.Model:
     return keras.Model(inputs, outputs)
 
 
-def study_generator(train_dir: Path, size: int, batch: int):
+def study_input_speed(train_dir: Path, size: int, batch: int, n: int, n_labels: int) -> float:
     """The study's input path; tf.keras still ships it (keras 3 keeps it as legacy)."""
-    gen_cls = tf.keras.preprocessing.image.ImageDataGenerator
-    gen = gen_cls(rescale=1 / 255)
-    return gen.flow_from_directory(
-        str(train_dir),
-        target_size=(size, size),
-        batch_size=batch,
-        class_mode="categorical",
-        shuffle=True,
-        seed=0,
+    keras.backend.clear_session()
+    model = study_cnn(size, n_labels)
+    compile_model(model, "adam", 1e-4, binary=False, jit=False)
+    gen = tf.keras.preprocessing.image.ImageDataGenerator(rescale=1 / 255)
+    flow = gen.flow_from_directory(
+        str(train_dir), (size, size), batch_size=batch, class_mode="categorical", seed=0
     )
+    steps = math.ceil(n / batch)
+    model.fit(flow, epochs=1, steps_per_epoch=steps, verbose=0)  # tracing
+    t0 = time.perf_counter()
+    model.fit(flow, epochs=2, steps_per_epoch=steps, verbose=0)
+    return 2 * steps * batch / (time.perf_counter() - t0)
+
+
+def column(prec: str, jit: bool) -> str:
+    return prec + (" XLA" if jit else "")
+
+
+def print_table(results: dict[str, dict[str, float | str]], cols: list[str]) -> None:
+    print("\ntraining images/s (x float32 without XLA)\n")
+    print("| model | " + " | ".join(cols) + " | auto picks |")
+    print("|---" * (len(cols) + 2) + "|")
+    for name, row in results.items():
+        base = row["float32"]
+        cells = []
+        for c in cols:
+            v = row[c]
+            if isinstance(v, str) or not isinstance(base, float):
+                cells.append(str(v))
+            else:
+                cells.append(f"{v:.1f}" + ("" if c == "float32" else f" ({v / base:.2f}x)"))
+        print(f"| {name} | " + " | ".join(cells) + f" | {row['auto']} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=64, help="image size in px (default 64)")
-    ap.add_argument("--per-class", type=int, default=16, help="training images per class")
+    ap.add_argument("--per-class", type=int, default=8, help="training images per class")
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--epochs", type=int, default=2, help="timed epochs after a warm-up one")
+    ap.add_argument("--seconds", type=float, default=4.0, help="timed seconds per configuration")
     ap.add_argument("--models", nargs="*", help="models to time (default: all in params.yaml)")
+    ap.add_argument(
+        "--precisions", nargs="*", default=list(precision.PRECISIONS), choices=precision.PRECISIONS
+    )
+    ap.add_argument("--no-xla", action="store_true", help="skip the XLA columns")
+    ap.add_argument("--no-study-input", action="store_true", help="skip the study's input path")
     ap.add_argument("--layout", type=Path, help="an existing layout folder (with train/)")
     args = ap.parse_args()
+    precisions = ["float32"] + [p for p in args.precisions if p != "float32"]
 
-    keras.utils.set_random_seed(0)
     layout = args.layout
     if layout is None:
         layout = OUT / f"layout_{args.size}px_{args.per_class}"
@@ -122,15 +166,25 @@ def main() -> None:
     labels = tuple(sorted(d.name for d in (layout / "train").iterdir() if d.is_dir()))
     files, targets = split_files(layout, "train", labels)
     n, size = len(files), args.size
-    steps = math.ceil(n / args.batch)
+    stream = decoded(files, targets, size, len(labels), binary=False).batch(args.batch)
+    batches = [(tf.cast(x, "float32"), y) for x, y in stream]
+    # The binary models: the same images, labelled by the first half of the classes or not.
+    binary_batches = [(x, tf.cast(tf.argmax(y, 1) >= 18, "float32")[:, None]) for x, y in batches]
+
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    flags = precision.cpu_flags()
+    native = sorted(flags & precision.NATIVE_BF16_FLAGS) or "none"
+    print(
+        f"{n} training images, {len(labels)} labels, {size} px, batch {args.batch}; "
+        f"{'GPU' if gpu else 'CPU'}, {os.cpu_count()} cores, native bfloat16 flags: {native}",
+        flush=True,
+    )
     models = {c.name: c for c in model_configs(params_mod.load())}
     names = args.models or list(models)
-    if "cnn" not in names:  # the reference for the study's input path
-        names.insert(0, "cnn")
+    cols = [column(p, jit) for jit in (False, True)[: 1 if args.no_xla else 2] for p in precisions]
 
-    results: dict[str, float] = {}
-    print(f"{n} training images, {len(labels)} labels, {size} px, batch {args.batch}")
-    cached = decoded(files, targets, size, len(labels), binary=False)
+    results: dict[str, dict[str, float | str]] = {}
+    slower: list[str] = []
     for name in names:
         cfg = models[name]
         spec = ModelSpec(
@@ -141,38 +195,47 @@ def main() -> None:
             attention=cfg.attention,
             freeze_backbone=cfg.freeze_backbone,
         )
-        model = build_model(spec)
-        compile_model(model, "adam", 1e-4, spec.binary, jit=False)
-        data = cached
-        if spec.binary:  # the same images, labelled by the first half of the classes or not
-            data = cached.map(lambda x, y: (x, tf.cast(tf.argmax(y) >= 18, "float32")[None]))
-        stream = train_stream(data, n, args.batch, 0, 0, 1 + args.epochs)
-        results[name] = images_per_second(model, stream, steps, n, args.epochs)
-        print(f"{name:20s} {results[name]:8.1f} images/s  (tf.data, cached)", flush=True)
+        row: dict[str, float | str] = {}
+        for c in cols:
+            prec, jit = c.split(" ")[0], c.endswith("XLA")
+            try:
+                row[c] = model_speed(
+                    spec, prec, jit, binary_batches if spec.binary else batches, args.seconds
+                )
+            except Exception as exc:  # e.g. an op without a kernel in that precision
+                row[c] = f"failed: {type(exc).__name__}"
+            shown = row[c] if isinstance(row[c], str) else f"{row[c]:.1f} images/s"
+            print(f"{name:20s} {c:14s} {shown}", flush=True)
+        auto, _ = precision.resolve("auto", cfg.arch, gpu=gpu, flags=flags)
+        row["auto"] = auto
+        picked, base = row.get(auto), row["float32"]
+        if isinstance(picked, str) or (isinstance(picked, float) and picked < base):
+            slower.append(f"{name} ({auto})")
+        results[name] = row
 
-    # The study's input path last: its generator keeps a loader thread decoding JPEGs after
-    # fit returns, which would slow any model timed after it in this process.
-    study = study_cnn(size, len(labels))
-    compile_model(study, "adam", 1e-4, binary=False, jit=False)
-    generator = study_generator(layout / "train", size, args.batch)
-    results["cnn_study_input"] = images_per_second(study, generator, steps, n, args.epochs)
-    print(
-        f"{'cnn, study input':20s} {results['cnn_study_input']:8.1f} images/s  "
-        "(ImageDataGenerator(rescale=1/255).flow_from_directory)",
-        flush=True,
-    )
-    ratio = results["cnn"] / results["cnn_study_input"]
-    print(f"cnn: pipeline input / study input = {ratio:.2f}x", flush=True)
+    print_table(results, cols)
+    if slower:
+        print(f"\nauto picks a precision slower than float32 here for: {', '.join(slower)}")
+    if not args.no_study_input:
+        study = study_input_speed(layout / "train", size, args.batch, n, len(labels))
+        results["cnn, study input"] = {"float32": study}
+        ratio = results["cnn"]["float32"] / study if "cnn" in results else math.nan
+        print(
+            f"\ncnn, study input (ImageDataGenerator, float32): {study:.1f} images/s; "
+            f"in-memory batches / study input = {ratio:.2f}x"
+        )
     OUT.mkdir(parents=True, exist_ok=True)
     report = {
         "images_per_second": results,
+        "auto_slower_than_float32": slower,
         "setup": {
             "images": n,
             "size": size,
             "batch": args.batch,
-            "timed_epochs": args.epochs,
+            "seconds_per_configuration": args.seconds,
             "cpus": os.cpu_count(),
             "gpus": len(tf.config.list_physical_devices("GPU")),
+            "native_bf16_flags": sorted(flags & precision.NATIVE_BF16_FLAGS),
             "machine": platform.machine(),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,

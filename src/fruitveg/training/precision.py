@@ -16,9 +16,11 @@ NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 # Architectures that train faster in mixed bfloat16 than in float32 on a CPU with native
 # bfloat16, measured with bench/train_speed.py (training images/s, bfloat16 / float32, same
-# run; AMD EPYC, 2 cores, AVX512-BF16, no AMX; TensorFlow 2.21, Keras 3; 64 px, batch 32):
-# cnn 2.4x, vgg16 2.1x. ResNet50 stays float32: no faster on the issue's AMX machine
-# (1.0x at 64 px, 0.74x at 128 px). Rerun the benchmark before adding an architecture here.
+# run; AMD EPYC, 2 cores, AVX512-BF16, no AMX, shared with other jobs; TensorFlow 2.21,
+# Keras 3; 64 px, batch 32): cnn 1.66-1.70x (binary_cnn, cnn, cnn_attention), vgg16
+# 1.82-1.83x (with and without SE). resnet50 stays float32: 0.69x here, 1.0x at 64 px and
+# 0.74x at 128 px on the issue's AMX machine (resnet50_attention's 1.23x here is noise: its
+# float32 figure was half of resnet50's). Rerun the benchmark before adding an architecture.
 BF16_FASTER_ON_CPU = frozenset({"cnn", "vgg16"})
 
 CPUINFO = Path("/proc/cpuinfo")
