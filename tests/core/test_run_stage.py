@@ -3,7 +3,6 @@ secret, in any form; an unexpected exception prints a scrubbed traceback."""
 
 import base64
 import http.client
-import json
 import logging
 import sys
 from pathlib import Path
@@ -13,17 +12,7 @@ import pytest
 
 from fruitveg.core.errors import PipelineError, run_stage
 
-TOKEN = "KGAT_0123456789abcdef0123456789abcdef"
-USER, KEY = "someone", "k3y/with+odd=chars&more"
-PASSWORD = "pa ss'w\"ord\\x"
-
-
-def planted_forms(value: str, user: str | None = None) -> list[str]:
-    """How a secret shows up in real messages; written here, not taken from the code."""
-    found = [value, repr(value)[1:-1], json.dumps(value)[1:-1], quote(value, safe="")]
-    if user:
-        found.append(base64.b64encode(f"{user}:{value}".encode()).decode())
-    return found
+from .planted import KEY, PASSWORD, TOKEN, USER, planted_forms
 
 
 @pytest.fixture

@@ -4,21 +4,10 @@ a message may carry it."""
 import base64
 import json
 from pathlib import Path
-from urllib.parse import quote
 
 from fruitveg.core import secrets
 
-TOKEN = "KGAT_0123456789abcdef0123456789abcdef"
-USER, KEY = "someone", "k3y/with+odd=chars&more"
-PASSWORD = "pa ss'w\"ord\\x"
-
-
-def planted_forms(value: str, user: str | None = None) -> list[str]:
-    """How a secret shows up in real messages; written here, not taken from the code."""
-    found = [value, repr(value)[1:-1], json.dumps(value)[1:-1], quote(value, safe="")]
-    if user:
-        found.append(base64.b64encode(f"{user}:{value}".encode()).decode())
-    return found
+from .planted import KEY, PASSWORD, TOKEN, USER, planted_forms
 
 
 def test_every_form_is_masked() -> None:
