@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fruitveg.core.errors import PipelineError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -100,6 +102,19 @@ def atomic_file(target: Path, mode: str = "w") -> Iterator[Any]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def read_json(path: Path, missing: str, error: type[PipelineError] = PipelineError) -> Any:
+    """The JSON in `path`; a missing or malformed file raises `error` naming it.
+
+    `missing` says what to do when the file is absent, e.g. "run evaluate@cnn first".
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: not found; {missing} (dvc repro)") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON: {exc}") from None
 
 
 def write_json(target: Path, data: Any) -> None:

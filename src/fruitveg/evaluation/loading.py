@@ -7,7 +7,6 @@ as Keras' own loss reads them (fruitveg.evaluation.statistics.cross_entropy). Th
 split is data/layouts/<task>/test/<label>/<image>, with the labels sorted by name.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from fruitveg.core import paths
+from fruitveg.core.atomic import read_json
 from fruitveg.core.errors import PipelineError
 
 
@@ -50,12 +50,7 @@ def find_test_split(layout: Path) -> TestSplit:
 
 def read_labels(model_dir: Path) -> list[str]:
     path = Path(model_dir) / "labels.json"
-    try:
-        labels = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvaluationError(f"{path}: not found; train the model first (dvc repro)") from None
-    except json.JSONDecodeError as exc:
-        raise EvaluationError(f"{path}: not valid JSON: {exc}") from None
+    labels = read_json(path, "train the model first", EvaluationError)
     if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
         raise EvaluationError(f"{path}: expected a non-empty list of label names")
     return labels

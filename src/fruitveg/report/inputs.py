@@ -4,7 +4,6 @@ predictions beside it and plots/history/<model>.csv (through fruitveg.core.histo
 every task the layout summary metrics/layout/<task>.json; the audit's report; and the
 hash DVC recorded for data/raw in dvc.lock."""
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import pandas as pd
 import yaml
 
 from fruitveg.core import history, paths
+from fruitveg.core.atomic import read_json
 from fruitveg.core.errors import PipelineError
 from fruitveg.core.history import Epoch
 from fruitveg.core.model_config import ModelConfig
@@ -52,12 +52,7 @@ class Inputs:
 
 
 def _read_json(path: Path, producer: str) -> dict[str, Any]:
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: not found; run {producer} first (dvc repro)") from None
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not valid JSON: {exc}") from None
+    content = read_json(path, f"run {producer} first", ReportError)
     if not isinstance(content, dict):
         raise ReportError(f"{path}: expected a JSON object")
     return content
