@@ -18,7 +18,11 @@ repository root. What each level does: docs/difficulty.md.
 """
 
 import argparse
+import csv
+import io
 import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from _experiments import (
     SweepError,
     evaluated_here,
     existing_names,
+    git_show,
     headline,
     lock,
     param,
@@ -41,6 +46,7 @@ from matplotlib.figure import Figure
 
 from fruitveg.core import params as P
 from fruitveg.core.errors import PipelineError
+from fruitveg.core.paths import eval_predictions_csv
 from fruitveg.download.synthetic import MAX_DIFFICULTY
 from fruitveg.evaluation.files import save_png
 from fruitveg.evaluation.statistics import CONFIDENCE
@@ -60,6 +66,15 @@ class Result:
     accuracy: float
     low: float
     high: float
+
+
+@dataclass(frozen=True)
+class Majority:
+    """Always answering a task's commonest test label, at one level: the bar to clear."""
+
+    task: str
+    level: float
+    accuracy: float
 
 
 def level_text(level: float) -> str:
@@ -142,11 +157,43 @@ def results(
     return out
 
 
-def accuracy_table(rows: list[Result]) -> str:
-    """Models down, levels across: accuracy % [exact interval]; - where a run is missing."""
+def majority_share(predictions_csv: str) -> float:
+    """The share of the commonest true label among a predictions file's test images."""
+    labels = [r["actual"] for r in csv.DictReader(io.StringIO(predictions_csv))]
+    return max(Counter(labels).values()) / len(labels) if labels else float("nan")
+
+
+def majorities(
+    found: dict[str, dict[str, Any]],
+    locks: dict[str, dict[str, Any]],
+    models: list[str],
+    read: Callable[[str, str], str | None] = git_show,
+) -> list[Majority]:
+    """Each task's majority-class accuracy at each level, from the test labels of the
+    first model of the task that the experiment evaluated (read(rev, path) gives a file)."""
+    out: dict[tuple[str, float], Majority] = {}
+    for name, locked in locks.items():
+        data = found.get(name)
+        if data is None:
+            continue
+        level = float(param(data, KEY) or 0)
+        for model in models:
+            task = str(param(data, f"models.{model}.task") or "multiclass")
+            if (task, level) in out or not evaluated_here(locked, model):
+                continue
+            text = read(str(data.get("rev")), eval_predictions_csv(model).as_posix())
+            if text:
+                out[task, level] = Majority(task, level, majority_share(text))
+    return list(out.values())
+
+
+def accuracy_table(rows: list[Result], majority: Sequence[Majority] = ()) -> str:
+    """Models down, levels across: accuracy % [exact interval]; - where a run is missing;
+    then each task's majority-class accuracy."""
     levels = sorted({r.level for r in rows})
     models = list(dict.fromkeys(r.model for r in rows))
     cell = {(r.model, r.level): r for r in rows}
+    share = {(m.task, m.level): m.accuracy for m in majority}
     header = ("model", *(f"difficulty {level_text(lv)}" for lv in levels))
     body = [
         (
@@ -160,13 +207,21 @@ def accuracy_table(rows: list[Result]) -> str:
         )
         for model in models
     ]
+    for task in dict.fromkeys(m.task for m in majority):
+        body.append(
+            (
+                f"majority class ({task})",
+                *(f"{100 * a:.1f}" if (a := share.get((task, lv))) else "-" for lv in levels),
+            )
+        )
     note = f"Test accuracy %, [{round(100 * CONFIDENCE)} % exact (Clopper-Pearson) interval]."
     return table(header, body) + "\n\n" + note
 
 
-def figure(rows: list[Result]) -> Figure:
-    """Accuracy against difficulty, one line per model with its interval bars; models
-    nudged apart along x so their bars don't hide each other."""
+def figure(rows: list[Result], majority: Sequence[Majority] = ()) -> Figure:
+    """Accuracy against difficulty, one line per model with its interval bars (models
+    nudged apart along x so their bars don't hide each other), each task's majority-class
+    accuracy dashed."""
     fig = Figure(figsize=(8, 5), dpi=100)
     ax = fig.subplots()
     models = list(dict.fromkeys(r.model for r in rows))
@@ -181,6 +236,10 @@ def figure(rows: list[Result]) -> Figure:
             [[a - 100 * r.low, 100 * r.high - a] for a, r in zip(acc, mine, strict=True)]
         )
         ax.errorbar(x, acc, yerr=err.T, marker="o", capsize=3, label=model)
+    for task in dict.fromkeys(m.task for m in majority):
+        mine = sorted((m for m in majority if m.task == task), key=lambda m: m.level)
+        ax.plot([m.level for m in mine], [100 * m.accuracy for m in mine], linestyle="--",
+                color="grey", alpha=0.7, label=f"majority class ({task})")  # fmt: skip
     ax.set_xticks(levels, [level_text(lv) for lv in levels])
     ax.set_xlabel(f"{KEY} (0: the offline default's data; {MAX_DIFFICULTY:g}: every trait in full)")
     ax.set_ylabel(f"test accuracy, % ({round(100 * CONFIDENCE)} % exact interval)")
@@ -191,12 +250,14 @@ def figure(rows: list[Result]) -> Figure:
     return fig
 
 
-def write(rows: list[Result], out: Path = OUT) -> tuple[Path, Path]:
+def write(
+    rows: list[Result], out: Path = OUT, majority: Sequence[Majority] = ()
+) -> tuple[Path, Path]:
     """The table (Markdown) and the picture (PNG) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     md, png = out / "difficulty.md", out / "difficulty.png"
-    md.write_text(accuracy_table(rows) + "\n", encoding="utf-8")
-    save_png(figure(rows), png)
+    md.write_text(accuracy_table(rows, majority) + "\n", encoding="utf-8")
+    save_png(figure(rows, majority), png)
     return md, png
 
 
@@ -226,12 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         missing = [n for n in names if n not in found]
         if args.show and missing:
             raise SweepError(f"no experiment named {', '.join(missing)} (see `dvc exp list`)")
-        rows = results(found, {n: lock(found[n]) for n in names if n in found}, models)
+        locks = {n: lock(found[n]) for n in names if n in found}
+        rows = results(found, locks, models)
         if not rows:
             raise SweepError("no experiment has test metrics of these models")
+        majority = majorities(found, locks, models)
         print()
-        print(accuracy_table(rows))
-        md, png = write(rows, args.out)
+        print(accuracy_table(rows, majority))
+        md, png = write(rows, args.out, majority)
         print(f"\n{md}, {png}")
         if failed:
             raise SweepError(f"failed: {', '.join(failed)}; see `dvc queue logs <name>`")

@@ -23,11 +23,12 @@ def sweep(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def experiment(level: float | None, accuracy: dict[str, tuple[float, float, float]]) -> dict:
-    """One experiment as _experiments.experiments() gives it."""
+    """One experiment as _experiments.experiments() gives it (its rev: its level)."""
     synthetic = {} if level is None else {"difficulty": level}
+    models = {"binary_cnn": {"task": "binary"}, "cnn": {"task": "multiclass"}, "vgg16": {}}
     return {
-        "rev": "0" * 40,
-        "params": {"params.yaml": {"data": {"data": {"synthetic": synthetic}}}},
+        "rev": f"rev-{level}",
+        "params": {"params.yaml": {"data": {"data": {"synthetic": synthetic}, "models": models}}},
         "metrics": {
             f"metrics/eval/{m}.json": {"data": {m: {"accuracy": a, "acc_low": lo, "acc_high": hi}}}
             for m, (a, lo, hi) in accuracy.items()
@@ -97,6 +98,52 @@ def test_figure_draws_every_model_with_its_interval_bars(sweep) -> None:
         ends = np.array([seg[:, 1] for seg in bars.get_segments()])
         assert np.allclose(ends, [[100 * r.low, 100 * r.high] for r in mine])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "2", "4.5"]
+
+
+def labels_csv(labels: str) -> str:
+    """A predictions file whose test images have these true labels (one letter each)."""
+    return "path,actual,predicted\n" + "".join(f"{i}.jpg,{a},{a}\n" for i, a in enumerate(labels))
+
+
+def test_majority_class_per_task_and_level_from_the_test_labels(sweep) -> None:
+    found = FOUND | {"difficulty-2": experiment(2, {"binary_cnn": (0.9, 0.8, 0.95),
+                                                    "cnn": (0.25, 0.15, 0.35)})}  # fmt: skip
+    locks = LOCKS | {"difficulty-2": lock("b.dir", {"cnn": "b.dir", "vgg16": "a.dir"})}
+    locks["difficulty-2"]["stages"]["layout@binary"] = {
+        "outs": [{"path": "data/layouts/binary", "md5": "B"}]
+    }
+    locks["difficulty-2"]["stages"]["evaluate@binary_cnn"] = {
+        "deps": [{"path": "data/layouts/binary", "md5": "B"}]
+    }
+    files = {  # (rev, model) -> true test labels
+        ("rev-None", "cnn"): "aabbcc",  # (vgg16 of level 0 shares the task: not read)
+        ("rev-2", "cnn"): "aabbcd",
+        ("rev-2", "binary_cnn"): "fvvv",
+        ("rev-4.5", "cnn"): "abcd",
+    }
+    read_files = []
+
+    def read(rev: str, path: str) -> str | None:
+        model = Path(path).name.removesuffix("_predictions.csv")
+        read_files.append((rev, model))
+        return labels_csv(files[rev, model]) if (rev, model) in files else None
+
+    majority = sweep.majorities(found, locks, ["binary_cnn", "cnn", "vgg16"], read)
+    got = {(m.task, m.level): m.accuracy for m in majority}
+    assert got == {("multiclass", 0.0): 2 / 6, ("multiclass", 2.0): 2 / 6,
+                   ("binary", 2.0): 3 / 4, ("multiclass", 4.5): 1 / 4}  # fmt: skip
+    assert ("rev-None", "vgg16") not in read_files
+    rows = sweep.results(found, locks, ["binary_cnn", "cnn", "vgg16"])
+    text = sweep.accuracy_table(rows, majority)
+    cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+             for line in text.splitlines() if line.startswith("| majority")}  # fmt: skip
+    assert cells == {"majority class (multiclass)": ["33.3", "33.3", "25.0"],
+                     "majority class (binary)": ["-", "75.0", "-"]}  # fmt: skip
+    ax = sweep.figure(rows, majority).axes[0]
+    dashed = {line.get_label(): line.get_data() for line in ax.get_lines()
+              if line.get_linestyle() == "--"}  # fmt: skip
+    assert sorted(dashed) == ["majority class (binary)", "majority class (multiclass)"]
+    assert list(dashed["majority class (multiclass)"][1]) == pytest.approx([100 / 3, 100 / 3, 25])
 
 
 def test_write_gives_the_table_and_a_png(sweep, tmp_path: Path) -> None:
