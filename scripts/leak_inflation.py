@@ -20,7 +20,7 @@ import csv
 import io
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,8 @@ from _experiments import (
 
 from fruitveg.core import params as P
 from fruitveg.core.errors import PipelineError
-from fruitveg.evaluation.statistics import CONFIDENCE, mcnemar_exact
+from fruitveg.core.paths import AUDIT_DUPLICATES
+from fruitveg.evaluation.statistics import CONFIDENCE, exact_interval, mcnemar_exact
 
 ARMS = ("given", "resplit")
 OUT = Path("plots/sweeps")
@@ -57,6 +58,7 @@ class Arm:
     low: float
     high: float
     correct: dict[str, bool]  # test image (the md5 of its layout file, else its path) -> right?
+    by_path: dict[str, bool] = field(default_factory=dict)  # its path in the predictions
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,28 @@ def arm_result(
         return None  # left out of this run: its metrics are the baseline's
     if not all(k in m for k in ("accuracy", "acc_low", "acc_high")):
         return None
-    correct = outcomes(predictions, layout_test_files(locked, task, cache)) if predictions else {}
-    return Arm(m["accuracy"], m["acc_low"], m["acc_high"], correct)
+    if not predictions:
+        return Arm(m["accuracy"], m["acc_low"], m["acc_high"], {})
+    correct = outcomes(predictions, layout_test_files(locked, task, cache))
+    by_path = outcomes(predictions, {})
+    by_path = {k.removeprefix("path:"): v for k, v in by_path.items()}
+    return Arm(m["accuracy"], m["acc_low"], m["acc_high"], correct, by_path)
+
+
+def leaked_names(duplicates_csv: str) -> set[str]:
+    """Layout file names (<class>__<stem>.jpg) of the test images the audit found copied
+    into train or validation (metrics/audit/duplicates.csv)."""
+    return {
+        f"{r['class']}__{Path(r['file']).stem}.jpg"
+        for r in csv.DictReader(io.StringIO(duplicates_csv))
+        if r.get("split") == "test" and r.get("leaks_test") == "True"
+    }
+
+
+def without_leaked(arm: Arm, leaked: set[str]) -> tuple[int, int]:
+    """(right, images) on the arm's test images that have no copy in train/validation."""
+    clean = [right for path, right in arm.by_path.items() if Path(path).name not in leaked]
+    return sum(clean), len(clean)
 
 
 def paired(given: Arm, resplit: Arm) -> Paired | None:
@@ -172,8 +194,11 @@ def unmatched(arm: Arm) -> bool:
     return any(k.startswith("path:") for k in arm.correct)
 
 
-def inflation_table(results: dict[str, dict[str, Arm | None]]) -> str:
-    """Per model: both accuracies [exact interval], the difference and the paired test."""
+def inflation_table(
+    results: dict[str, dict[str, Arm | None]], leaked: set[str] | None = None
+) -> str:
+    """Per model: both accuracies [exact interval], the given split's without its leaked
+    test images (where the audit's list is known), the difference and the paired test."""
 
     def acc(a: Arm | None) -> str:
         if a is None:
@@ -183,6 +208,13 @@ def inflation_table(results: dict[str, dict[str, Arm | None]]) -> str:
     rows = []
     for model, arms in results.items():
         g, r = arms.get("given"), arms.get("resplit")
+        clean, share = "-", "-"
+        if g is not None and g.by_path and leaked is not None:
+            k, n = without_leaked(g, leaked)
+            if n:
+                low, high = exact_interval(k, n)
+                clean = f"{100 * k / n:.1f} [{100 * low:.1f}, {100 * high:.1f}] of {n}"
+                share = f"{100 * (g.accuracy - k / n):+.1f}"
         diff = "-" if g is None or r is None else f"{100 * (g.accuracy - r.accuracy):+.1f}"
         test = paired(g, r) if g is not None and r is not None else None
         if test is not None:
@@ -193,18 +225,22 @@ def inflation_table(results: dict[str, dict[str, Arm | None]]) -> str:
             pair = "unknown (a layout is not in DVC's cache)"
         else:
             pair = "none shared"
-        rows.append((model, acc(g), acc(r), diff, pair))
+        rows.append((model, acc(g), clean, share, acc(r), diff, pair))
     header = (
         "model",
         "given split",
+        "given, leaked test images left out",
+        "their share",
         "leakage-free resplit",
         "given - resplit",
         "shared test images: right in given only / resplit only, McNemar",
     )
     note = (
         f"Test accuracy %, [{round(100 * CONFIDENCE)} % exact (Clopper-Pearson) interval]; "
-        "the difference in points; the paired test (exact McNemar, two-sided) on the test "
-        "images both runs hold, matched by the bytes of their layout files."
+        "the differences in points. Leaked: the test images the audit found copied into "
+        f"train or validation ({'unknown' if leaked is None else len(leaked)}). The paired "
+        "test (exact McNemar, two-sided) is on the test images both runs hold, matched by "
+        "the bytes of their layout files."
     )
     return table(header, rows) + "\n\n" + note
 
@@ -253,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
                 data = found[name]
                 csv_text = git_show(str(data.get("rev")), f"metrics/eval/{model}_predictions.csv")
                 results[model][arm] = arm_result(data, lock(data), model, task, cache, csv_text)
-        text = inflation_table(results)
+        given_rev = str(found[names["given"]].get("rev"))
+        duplicates = git_show(given_rev, AUDIT_DUPLICATES.as_posix())
+        text = inflation_table(results, None if duplicates is None else leaked_names(duplicates))
         print()
         print(text)
         args.out.mkdir(parents=True, exist_ok=True)

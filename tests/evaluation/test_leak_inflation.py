@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fruitveg.evaluation.statistics import mcnemar_exact
+from fruitveg.evaluation.statistics import exact_interval, mcnemar_exact
 
 from .conftest import REPO
 
@@ -75,11 +75,28 @@ def test_paired_test_on_the_images_both_runs_share(leak, tmp_path: Path) -> None
     assert (test.shared, test.given_only, test.resplit_only, test.p) == (4, *expected)
     assert (test.given_only, test.resplit_only) == (2, 1)
 
-    text = leak.inflation_table({"cnn": {"given": g, "resplit": r}})
+    # The audit found apple Image_1 and Image_2 of test copied into train.
+    duplicates = (
+        "group,kind,split,class,file,leaks_test,cross_class,removed\n"
+        "1,near,train,apple,train/apple/Image_leak_1.jpg,True,False,copy of a test image\n"
+        "1,near,test,apple,test/apple/Image_1.jpg,True,False,\n"
+        "2,exact,test,apple,test/apple/Image_2.jpg,True,False,\n"
+        "2,exact,train,apple,train/apple/Image_9.jpg,True,False,copy of a test image\n"
+        "3,near,validation,pear,validation/pear/Image_3.jpg,False,False,\n"
+    )
+    leaked = leak.leaked_names(duplicates)
+    assert leaked == {"apple__Image_1.jpg", "apple__Image_2.jpg"}
+    assert leak.without_leaked(g, leaked) == (3, 4)  # C-F: right on C, D, F
+    text = leak.inflation_table({"cnn": {"given": g, "resplit": r}}, leaked)
     row = next(line for line in text.splitlines() if line.startswith("| cnn"))
     cells = [c.strip() for c in row.split("|")[1:-1]]
-    assert cells == ["cnn", "83.3 [73.3, 93.3]", "50.0 [40.0, 60.0]", "+33.3",
+    low, high = exact_interval(3, 4)
+    clean = f"75.0 [{100 * low:.1f}, {100 * high:.1f}] of 4"
+    assert cells == ["cnn", "83.3 [73.3, 93.3]", clean, "+8.3", "50.0 [40.0, 60.0]", "+33.3",
                      f"4: 2 / 1, p = {expected[2]:.3g}"]  # fmt: skip
+    assert "copied into train or validation (2)" in text
+    unknown = leak.inflation_table({"cnn": {"given": g, "resplit": r}})  # no audit list
+    assert [c.strip() for c in unknown.splitlines()[2].split("|")[1:-1]][2:4] == ["-", "-"]
 
 
 def test_runs_without_a_result_or_a_cached_layout_say_so(leak, tmp_path: Path) -> None:
@@ -103,11 +120,8 @@ def test_runs_without_a_result_or_a_cached_layout_say_so(leak, tmp_path: Path) -
                                  "vgg16": {"given": None, "resplit": blind}})  # fmt: skip
     rows = {line.split("|")[1].strip(): line for line in text.splitlines()[2:4]}
     assert "unknown (a layout is not in DVC's cache)" in rows["cnn"] and "+50.0" in rows["cnn"]
-    assert [c.strip() for c in rows["vgg16"].split("|")[1:-1]][1:4] == [
-        "-",
-        "50.0 [40.0, 60.0]",
-        "-",
-    ]
+    vgg16 = [c.strip() for c in rows["vgg16"].split("|")[1:-1]]
+    assert vgg16[1:6] == ["-", "-", "-", "50.0 [40.0, 60.0]", "-"]
 
 
 def test_arms_and_models(leak) -> None:
