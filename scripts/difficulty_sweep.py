@@ -236,10 +236,12 @@ def figure(rows: list[Result], majority: Sequence[Majority] = ()) -> Figure:
             [[a - 100 * r.low, 100 * r.high - a] for a, r in zip(acc, mine, strict=True)]
         )
         ax.errorbar(x, acc, yerr=err.T, marker="o", capsize=3, label=model)
-    for task in dict.fromkeys(m.task for m in majority):
+    for task, colour in zip(
+        dict.fromkeys(m.task for m in majority), ("grey", "black"), strict=False
+    ):
         mine = sorted((m for m in majority if m.task == task), key=lambda m: m.level)
         ax.plot([m.level for m in mine], [100 * m.accuracy for m in mine], linestyle="--",
-                color="grey", alpha=0.7, label=f"majority class ({task})")  # fmt: skip
+                color=colour, alpha=0.6, label=f"majority class ({task})")  # fmt: skip
     ax.set_xticks(levels, [level_text(lv) for lv in levels])
     ax.set_xlabel(f"{KEY} (0: the offline default's data; {MAX_DIFFICULTY:g}: every trait in full)")
     ax.set_ylabel(f"test accuracy, % ({round(100 * CONFIDENCE)} % exact interval)")
