@@ -4,6 +4,7 @@
     python scripts/difficulty_sweep.py --models cnn cnn_attention --levels 0 2 4 --jobs 2
     python scripts/difficulty_sweep.py --models cnn --set layout.image_size=32 \\
         --set models.cnn.epochs=3                               # a cheap first look
+    python scripts/difficulty_sweep.py --traits occlusion --levels 0 5 # one trait alone
     python scripts/difficulty_sweep.py --show difficulty-0 difficulty-2   # table and PNG only
 
 Queues one experiment per level (`dvc exp run --queue -S data.synthetic.difficulty=<level>`,
@@ -47,11 +48,12 @@ from matplotlib.figure import Figure
 from fruitveg.core import params as P
 from fruitveg.core.errors import PipelineError
 from fruitveg.core.paths import eval_predictions_csv
-from fruitveg.download.synthetic import MAX_DIFFICULTY
+from fruitveg.download.synthetic import MAX_DIFFICULTY, TRAITS
 from fruitveg.evaluation.files import save_png
 from fruitveg.evaluation.statistics import CONFIDENCE
 
 KEY = "data.synthetic.difficulty"
+TRAITS_KEY = "data.synthetic.traits"
 DEFAULT_LEVELS = ("0", "1", "2", "3")
 OUT = Path("plots/sweeps")
 QUEUE_LOG = Path(".dvc/tmp/difficulty_sweep_queue.log")
@@ -102,8 +104,8 @@ def parse_sets(texts: list[str]) -> list[str]:
         key, eq, _ = text.partition("=")
         if not eq or not key:
             raise SweepError(f"--set {text!r}: expected key=value, e.g. layout.image_size=32")
-        if key == KEY:
-            raise SweepError(f"--set {text!r}: the sweep sets {KEY} itself (use --levels)")
+        if key in (KEY, TRAITS_KEY):
+            raise SweepError(f"--set {text!r}: the sweep sets {key} itself (--levels, --traits)")
     return texts
 
 
@@ -123,15 +125,28 @@ def check_models(params: dict[str, Any], names: list[str] | None) -> list[str]:
     return list(names) if names else list(models)
 
 
-def queue(levels: list[float], models: list[str], sets: list[str]) -> list[tuple[str, float]]:
-    """One experiment per level, named difficulty-<level> (-2, -3... on reruns)."""
+def parse_traits(texts: list[str] | None) -> list[str]:
+    """The traits to turn up (none named: all, as params.yaml has them)."""
+    for text in texts or []:
+        if text not in TRAITS:
+            raise SweepError(f"--traits {text!r}: not a trait ({', '.join(TRAITS)})")
+    return list(dict.fromkeys(texts or []))
+
+
+def queue(
+    levels: list[float], models: list[str], sets: list[str], traits: Sequence[str] = ()
+) -> list[tuple[str, float]]:
+    """One experiment per level, named difficulty-<level>[-<trait>...] (-2... on reruns)."""
     taken = existing_names()
     targets = [f"evaluate@{m}" for m in models]
+    # "++" (Hydra's add-or-override, which -S takes): params.yaml need not have the key
+    chosen = [f"++{TRAITS_KEY}=[{','.join(traits)}]"] if traits else []
     queued = []
     for level in levels:
-        name = unique_name(f"difficulty-{level_text(level)}", taken)
-        queue_experiment(name, [f"{KEY}={level_text(level)}", *sets], targets)
-        print(f"queued {name}: {KEY} = {level_text(level)}", flush=True)
+        base = "-".join(["difficulty", level_text(level), *traits])
+        name = unique_name(base, taken)
+        queue_experiment(name, [f"++{KEY}={level_text(level)}", *chosen, *sets], targets)
+        print(f"queued {name}: {KEY} = {level_text(level)} {' '.join(chosen)}", flush=True)
         queued.append((name, level))
     return queued
 
@@ -269,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--levels", nargs="+", default=list(DEFAULT_LEVELS), help="levels")
     parser.add_argument("--models", nargs="+", help="keys of params.yaml models: (default all)")
+    parser.add_argument("--traits", nargs="+", help=f"turn up only these ({', '.join(TRAITS)})")
     parser.add_argument("--set", action="append", default=[], help="another -S key=value")
     parser.add_argument("--jobs", type=int, default=1, help="queue workers (default 1)")
     parser.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
@@ -282,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             names = list(args.show)
         else:
             levels, sets = parse_levels(args.levels), parse_sets(args.set)
-            names = [n for n, _ in queue(levels, models, sets)]
+            traits = parse_traits(args.traits)
+            names = [n for n, _ in queue(levels, models, sets, traits)]
             states = run_queue(names, max(args.jobs, 1), args.timeout, QUEUE_LOG)
             failed = [n for n, s in states.items() if s != "Success"]
         found = show()

@@ -10,7 +10,8 @@ from PIL import Image
 
 from fruitveg.core.params import ParamError
 from fruitveg.download import synthetic
-from fruitveg.download.settings import download_settings
+from fruitveg.download.settings import DownloadSettings, SyntheticSettings, download_settings
+from fruitveg.download.sources import download
 from fruitveg.download.synthetic import EASIEST, LOOKS, TRAITS, Difficulty, generate, render
 
 from .test_download import digest
@@ -64,6 +65,9 @@ def test_difficulty_levels_and_their_bounds() -> None:
             Difficulty.at(bad)
     with pytest.raises(ValueError, match=r"Difficulty.scale must be in \[0, 1\]"):
         Difficulty(scale=1.5)
+    assert Difficulty.at(5, ("clutter", "scale")) == Difficulty(clutter=1.0, scale=1.0)
+    with pytest.raises(ValueError, match="unknown difficulty trait 'fog'"):
+        Difficulty.at(1, ("fog",))
 
 
 def test_clutter_textures_the_background() -> None:
@@ -192,6 +196,14 @@ def test_settings_read_the_level(tmp_path: Path) -> None:
     assert download_settings(params).synthetic.difficulty == 0.0  # absent: the level-0 data
     params["data"]["synthetic"]["difficulty"] = 2.5
     assert download_settings(params).synthetic.difficulty == 2.5
+    assert download_settings(params).synthetic.traits == TRAITS  # absent: all of them
+    params["data"]["synthetic"]["traits"] = ["occlusion", "label_noise"]
+    assert download_settings(params).synthetic.traits == ("occlusion", "label_noise")
+    for bad in ([], "occlusion", ["occlusion", "fog"]):
+        params["data"]["synthetic"]["traits"] = bad
+        with pytest.raises(ParamError, match="'data.synthetic.traits' must be a list of some of"):
+            download_settings(params)
+    del params["data"]["synthetic"]["traits"]
     for bad, message in (
         (6, "'data.synthetic.difficulty' must be a number from 0 to 5, got 6"),
         (-1, "'data.synthetic.difficulty' must be a number >= 0, got -1"),
@@ -201,3 +213,15 @@ def test_settings_read_the_level(tmp_path: Path) -> None:
         params["data"]["synthetic"]["difficulty"] = bad
         with pytest.raises(ParamError, match=message):
             download_settings(params)
+
+
+def test_the_download_stage_turns_up_only_the_traits_named(tmp_path: Path, three_classes) -> None:
+    def settings(traits: tuple[str, ...]) -> DownloadSettings:
+        synthetic = SyntheticSettings(8, 4, 2, leaks=0, seed=1, difficulty=5, traits=traits)
+        return DownloadSettings("synthetic", synthetic=synthetic)
+
+    download(settings(("scarcity",)), tmp_path / "scarce")
+    generate(tmp_path / "easy", {"train": 2, "validation": 1, "test": 2}, seed=1)
+    assert digest(tmp_path / "scarce") == digest(tmp_path / "easy")  # fewer, nothing else
+    download(settings(TRAITS), tmp_path / "all")
+    assert digest(tmp_path / "all") != digest(tmp_path / "scarce")

@@ -3,6 +3,7 @@
 whose stages are trivial scripts."""
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,10 @@ def test_arguments_are_checked_before_anything_runs(sweep) -> None:
         sweep.parse_sets(["layout.image_size"])
     with pytest.raises(sweep.SweepError, match="sets data.synthetic.difficulty itself"):
         sweep.parse_sets(["data.synthetic.difficulty=2"])
+    assert sweep.parse_traits(None) == [] and sweep.parse_traits(["scale", "clutter"]) == [
+        "scale", "clutter"]  # fmt: skip
+    with pytest.raises(sweep.SweepError, match="--traits 'fog': not a trait"):
+        sweep.parse_traits(["fog"])
     params = {"data": {"source": "synthetic"}, "models": {"cnn": {}, "vgg16": {}}}
     assert sweep.check_models(params, None) == ["cnn", "vgg16"]
     assert sweep.check_models(params, ["vgg16"]) == ["vgg16"]
@@ -240,3 +245,17 @@ def test_sweep_of_a_tiny_pipeline(git_dvc_repo: Path) -> None:
     # Read back, every model asked for: vgg16 kept the baseline's metrics, so it is left out.
     shown = run(repo, sys.executable, script, "--show", "difficulty-1", "difficulty-3")
     assert "| vgg16" not in shown.stdout and "| cnn " in shown.stdout
+    # Some traits only: a list setting, and the experiment named after them.
+    run(repo, sys.executable, script, "--models", "cnn", "--levels", "2", "--traits", "occlusion",
+        "scale", "--timeout", "240", timeout=300)  # fmt: skip
+    found = {}
+    for baseline in json.loads(
+        run(repo, sys.executable, "-m", "dvc", "exp", "show", "--json").stdout
+    ):
+        for exp in baseline.get("experiments") or []:
+            rev = exp["revs"][0]
+            found[rev["name"]] = rev["data"]["params"]["params.yaml"]["data"]["data"]["synthetic"]
+    assert found["difficulty-2-occlusion-scale"] == {
+        "difficulty": 2,
+        "traits": ["occlusion", "scale"],
+    }

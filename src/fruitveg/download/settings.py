@@ -10,7 +10,7 @@ from typing import Any
 
 from fruitveg.core import params as P
 from fruitveg.core.paths import SPLITS
-from fruitveg.download.synthetic import MAX_DIFFICULTY
+from fruitveg.download.synthetic import MAX_DIFFICULTY, TRAITS
 
 SOURCES = ("synthetic", "kaggle", "local")
 
@@ -26,6 +26,7 @@ class SyntheticSettings:
     leaks: int  # test pictures also filed under train, as in the public dataset
     seed: int
     difficulty: float = 0.0  # 0 (the default's data) to synthetic.MAX_DIFFICULTY
+    traits: tuple[str, ...] = TRAITS  # those the difficulty turns up
 
     @property
     def counts(self) -> dict[str, int]:
@@ -59,9 +60,12 @@ def download_settings(params: dict[str, Any]) -> DownloadSettings:
     if source == "synthetic":
         counts = {split: P.whole(params, f"data.synthetic.{split}") for split in SPLITS}
         leaks = P.whole(params, "data.synthetic.leaks", minimum=0)
-        difficulty = _difficulty(params)
         synthetic = SyntheticSettings(
-            **counts, leaks=leaks, seed=P.seed(params), difficulty=difficulty
+            **counts,
+            leaks=leaks,
+            seed=P.seed(params),
+            difficulty=_difficulty(params),
+            traits=_traits(params),
         )
         return DownloadSettings(source, synthetic=synthetic)
     if source == "kaggle":
@@ -87,3 +91,16 @@ def _difficulty(params: dict[str, Any]) -> float:
             f"params.yaml: '{key}' must be a number from 0 to {MAX_DIFFICULTY:g}, got {value:g}"
         )
     return value
+
+
+def _traits(params: dict[str, Any]) -> tuple[str, ...]:
+    """data.synthetic.traits: the traits the difficulty turns up; absent means all."""
+    key = "data.synthetic.traits"
+    value = P.optional(params, key, None)
+    if value is None:
+        return TRAITS
+    if not isinstance(value, list) or not value or any(t not in TRAITS for t in value):
+        raise P.ParamError(
+            f"params.yaml: '{key}' must be a list of some of {', '.join(TRAITS)}; got {value!r}"
+        )
+    return tuple(value)

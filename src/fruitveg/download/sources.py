@@ -17,7 +17,7 @@ def _filler(settings: DownloadSettings) -> tuple[Callable[[Path], Any], str]:
     """What fills a folder from the chosen source, and how to name it in messages."""
     if settings.synthetic is not None:
         s = settings.synthetic
-        difficulty = synthetic.Difficulty.at(s.difficulty)
+        difficulty = synthetic.Difficulty.at(s.difficulty, s.traits)
         fill = partial(
             synthetic.generate, counts=s.counts, seed=s.seed, leaks=s.leaks, difficulty=difficulty
         )

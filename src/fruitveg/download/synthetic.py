@@ -124,11 +124,17 @@ class Difficulty:
                 raise ValueError(f"Difficulty.{f.name} must be in [0, 1], got {value!r}")
 
     @classmethod
-    def at(cls, level: float) -> "Difficulty":
-        """Every trait at level / MAX_DIFFICULTY of its full strength."""
+    def at(cls, level: float, traits: tuple[str, ...] = TRAITS) -> "Difficulty":
+        """The named traits (all by default) at level / MAX_DIFFICULTY of full strength,
+        the others off: one trait at a time shows which one a model minds."""
         if not 0.0 <= level <= MAX_DIFFICULTY:
             raise ValueError(f"difficulty must be from 0 to {MAX_DIFFICULTY:g}, got {level!r}")
-        return cls(**dict.fromkeys(TRAITS, level / MAX_DIFFICULTY))
+        unknown = [t for t in traits if t not in TRAITS]
+        if unknown:
+            raise ValueError(
+                f"unknown difficulty trait {unknown[0]!r} (traits: {', '.join(TRAITS)})"
+            )
+        return cls(**{t: level / MAX_DIFFICULTY if t in traits else 0.0 for t in TRAITS})
 
     def count(self, split: str, n: int) -> int:
         """Images per class of a split: scarcity thins train and validation, never test."""
