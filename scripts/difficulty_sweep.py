@@ -7,7 +7,7 @@
     python scripts/difficulty_sweep.py --traits occlusion --levels 0 5 # one trait alone
     python scripts/difficulty_sweep.py --show difficulty-0 difficulty-2   # table and PNG only
 
-Queues one experiment per level (`dvc exp run --queue -S data.synthetic.difficulty=<level>`,
+Queues one experiment per level (`dvc exp run --queue -S ++data.synthetic.difficulty=<level>`,
 with each --set as another -S, running only evaluate@<model> of the models named and what
 they need), starts the queue (`dvc queue start --jobs N`), waits until it has drained and
 prints each model's test accuracy per level with its exact 95 % interval, from the
