@@ -144,3 +144,12 @@ def test_a_large_group_still_leaves_every_split_one() -> None:
     placed = assign.resplit(files, groups, (0.8, 0.1, 0.1), seed=0)
     assert {a.split for a in placed} == set(SPLITS)
     assert len({a.split for a in placed if a.group == 0}) == 1
+
+
+def test_a_split_dataset_with_gaps_and_single_images_is_pooled() -> None:
+    """As real collections come: classes missing from a split, no check of the given split."""
+    files = [RawFile("train", "durian", Path(f"train/durian/{i}.jpg")) for i in range(8)]
+    files += [RawFile("test", "durian", Path("test/durian/t.jpg")),
+              RawFile("validation", "durian", Path("validation/durian/v.jpg"))]  # fmt: skip
+    got = Counter(a.split for a in assign.resplit(files, {}, (0.8, 0.1, 0.1), seed=0))
+    assert [got[s] for s in SPLITS] == [8, 1, 1]

@@ -37,12 +37,15 @@ def _convert(job: Job, size: int) -> str | None:
     return None
 
 
-def _unique(folder: Path, f: RawFile, used: set[Path]) -> Path:
-    """`<class>__<stem>.jpg`; a.png beside a.jpg keeps its full name, and a file that a
-    resplit brings beside one of the same name from another split is prefixed by that."""
-    prefix = f"{f.cls}__{f.split}__" if f.split else f"{f.cls}__"
-    names = [f"{f.cls}__{Path(f.name).stem}.jpg", f"{f.cls}__{f.name}.jpg", f"{prefix}{f.name}.jpg"]
-    numbered = (f"{prefix}{n}__{f.name}.jpg" for n in itertools.count(2))
+def _unique(folder: Path, f: RawFile, split: str, used: set[Path]) -> Path:
+    """`<class>__<stem>.jpg`; a file that a resplit brings beside one of the same name from
+    another split is told apart by its own split, and a.png beside a.jpg by its full name."""
+    stem = Path(f.name).stem
+    names = [f"{f.cls}__{stem}.jpg"]
+    if f.split and f.split != split:
+        names.append(f"{f.cls}__{f.split}__{stem}.jpg")
+    names.append(f"{f.cls}__{f.name}.jpg")
+    numbered = (f"{f.cls}__{n}__{f.name}.jpg" for n in itertools.count(2))
     return next(folder / n for n in itertools.chain(names, numbered) if folder / n not in used)
 
 
@@ -71,7 +74,7 @@ def build(
         if f.key in exclude:
             removed[exclude[f.key], split] += 1
             continue
-        dest = _unique(out / split / labels[f.cls], f, used)
+        dest = _unique(out / split / labels[f.cls], f, split, used)
         used.add(dest)
         jobs.append(Job(f, split, dest))
     for folder in {j.dest.parent for j in jobs}:
