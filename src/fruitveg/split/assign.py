@@ -87,9 +87,11 @@ def _check_sizes(
     ]
     if small:
         shown = ", ".join(f"{s} {f:g}" for s, f in zip(SPLITS, fractions, strict=True))
+        more = f"; and {len(small) - 30} more" if len(small) > 30 else ""
+        listed = "; ".join(small[:30]) + more
         raise SplitError(
             f"data.split: resplit: too few images for data.split_fractions ({shown}) in "
-            f"{len(small)} class(es): {'; '.join(small)}. Each class needs at least {least} "
+            f"{len(small)} class(es): {listed}. Each class needs at least {least} "
             f"images, in at least {len(SPLITS)} groups (exact and near copies of a picture "
             "count as one group), so that every split holds one. Add images, remove those "
             "class folders, or change the fractions."
