@@ -217,6 +217,7 @@ def test_header_says_what_was_measured(evaluated, stage):
     assert "groups of near duplicates within test: 1" in markdown
     assert "from validation: binary: 2; multiclass: 2" in markdown
     assert "**These numbers come from the offline synthetic default**" in markdown
+    assert "planted in train as leaks; its own train/validation/test splits" in markdown
 
     # Another source: no synthetic warning; no lock file: said so, not invented.
     (evaluated / "dvc.lock").unlink()

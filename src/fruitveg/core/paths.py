@@ -19,6 +19,11 @@ AUDIT_REPORT = METRICS / "audit" / "report.json"
 AUDIT_DUPLICATES = METRICS / "audit" / "duplicates.csv"
 AUDIT_SAMPLES = PLOTS / "audit" / "samples.png"
 
+# split: which split of the layouts each raw file goes to (the dataset's own, or made by
+# the pipeline from whole duplicate groups), with dedupe's reason to leave it out; a summary.
+SPLIT_ASSIGNMENT = DATA / "split" / "assignment.csv"
+SPLIT_SUMMARY = METRICS / "split.json"
+
 PUSH_DB_RECEIPT = DATA / "push_db" / "receipt.json"
 
 SPLITS = ("train", "validation", "test")

@@ -1,4 +1,4 @@
-"""Building a training layout (binary or 36-class) from the raw dataset.
+"""Building a training layout (binary or one label per class) from the raw dataset.
 
 data/raw is only read. Each image is decoded once (large JPEGs at reduced scale),
 converted to RGB, resized to a square and written as a JPEG under
@@ -6,6 +6,7 @@ converted to RGB, resized to a square and written as a JPEG under
 the binary layout pools classes that reuse the same file names.
 """
 
+import itertools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from fruitveg.data.rawdata import LayoutError, RawFile
 @dataclass(frozen=True)
 class Job:
     src: RawFile
+    split: str  # in the layout
     dest: Path
 
 
@@ -35,6 +37,18 @@ def _convert(job: Job, size: int) -> str | None:
     return None
 
 
+def _unique(folder: Path, f: RawFile, split: str, used: set[Path]) -> Path:
+    """`<class>__<stem>.jpg`; a file that a resplit brings beside one of the same name from
+    another split is told apart by its own split, and a.png beside a.jpg by its full name."""
+    stem = Path(f.name).stem
+    names = [f"{f.cls}__{stem}.jpg"]
+    if f.split and f.split != split:
+        names.append(f"{f.cls}__{f.split}__{stem}.jpg")
+    names.append(f"{f.cls}__{f.name}.jpg")
+    numbered = (f"{f.cls}__{n}__{f.name}.jpg" for n in itertools.count(2))
+    return next(folder / n for n in itertools.chain(names, numbered) if folder / n not in used)
+
+
 def build(
     files: list[RawFile],
     labels: dict[str, str],
@@ -42,35 +56,37 @@ def build(
     size: int,
     exclude: Mapping[str, str],
     n_workers: int | None = None,
+    splits: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Fill `out` with the layout; returns its summary (counts, removed, unreadable).
 
     `labels` maps each class to its folder label; `exclude` maps raw keys to leave out to
-    the reason (the audit's: a copy of a test image, or of a training image).
+    the reason (a copy of a test image, or of a training image); `splits` maps each raw
+    key to its split in the layout (the split stage's assignment; None: the file's own).
     """
     jobs: list[Job] = []
     used: set[Path] = set()
     removed: Counter[tuple[str, str]] = Counter()  # (reason, split)
-    for f in files:
+    placed: list[tuple[RawFile, str]] = [
+        (f, f.split if splits is None else splits[f.key]) for f in files
+    ]
+    for f, split in placed:
         if f.key in exclude:
-            removed[exclude[f.key], f.split] += 1
+            removed[exclude[f.key], split] += 1
             continue
-        folder = out / f.split / labels[f.cls]
-        dest = folder / f"{f.cls}__{Path(f.name).stem}.jpg"
-        if dest in used:  # a.png beside a.jpg: keep the full name
-            dest = folder / f"{f.cls}__{f.name}.jpg"
+        dest = _unique(out / split / labels[f.cls], f, split, used)
         used.add(dest)
-        jobs.append(Job(f, dest))
+        jobs.append(Job(f, split, dest))
     for folder in {j.dest.parent for j in jobs}:
         folder.mkdir(parents=True, exist_ok=True)
     errors = pmap(partial(_convert, size=size), jobs, n_workers)
     done = list(zip(jobs, errors, strict=True))
     unreadable = [{"file": j.src.key, "reason": e} for j, e in done if e]
-    written = Counter((j.src.split, labels[j.src.cls]) for j, e in done if not e)
+    written = Counter((j.split, labels[j.src.cls]) for j, e in done if not e)
     counts: dict[str, dict[str, int]] = {}
     for (split, label), n in sorted(written.items()):
         counts.setdefault(split, {})[label] = n
-    for split in sorted({f.split for f in files}):
+    for split in sorted({split for _, split in placed}):
         for label in sorted(set(labels.values()) - set(counts.get(split, {}))):
             raise LayoutError(
                 f"{split}/{label}: no readable image left for this label (see the audit report)"

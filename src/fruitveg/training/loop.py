@@ -33,7 +33,13 @@ from fruitveg.models.backbones import WeightsError
 from fruitveg.models.build import build_model
 from fruitveg.training.backup import Backup, fingerprint
 from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup
-from fruitveg.training.inputs import decoded, eval_stream, split_files, train_stream
+from fruitveg.training.inputs import (
+    balanced_class_weight,
+    decoded,
+    eval_stream,
+    split_files,
+    train_stream,
+)
 from fruitveg.training.runtime import configure_runtime
 from fruitveg.training.settings import TrainSettings
 
@@ -89,6 +95,11 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
     train_files, train_targets = split_files(layout.root, "train", layout.labels)
     val_files, val_targets = split_files(layout.root, "validation", layout.labels)
     n_train = len(train_files)
+    # The study weighted every image alike; balanced: the loss counts every label alike
+    # (the binary task has 26 vegetable classes to 10 fruit ones).
+    class_weight = None
+    if m.class_weight == "balanced":
+        class_weight = balanced_class_weight(train_targets, len(layout.labels))
     print(
         f"{m.name}: {m.arch} attention={m.attention} on {layout.root} ({n_train} train, "
         f"{len(val_files)} validation images, {len(layout.labels)} labels, "
@@ -96,6 +107,7 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
         f"{runtime.device}, {runtime.strategy.num_replicas_in_sync} replica(s), "
         f"mixed precision {'on' if runtime.mixed_precision else 'off'}, "
         f"XLA {'on' if runtime.jit_compile else 'off'}"
+        + (f", class weights {m.class_weight}" if class_weight else "")
         + (f"; resuming after epoch {done} from {backup.root}" if done else "")
         + (
             f"; starting afresh: the backup in {backup.root} was removed, {discarded}"
@@ -142,6 +154,7 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
             steps_per_epoch=math.ceil(n_train / m.batch_size),
             callbacks=callbacks,
             shuffle=False,  # train_stream shuffles, seeded per epoch
+            class_weight=class_weight,
             verbose=1 if progress_bar else 0,
         )
     else:  # killed after the last epoch but before publishing
