@@ -14,13 +14,11 @@ changes go into the experiments. Run from the repository root.
 
 import argparse
 import json
-import os
-import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from _experiments import BASELINE, SweepError, dvc, existing_names, experiments, run_queue
 
 from fruitveg.core import params as P
 from fruitveg.core.errors import PipelineError
@@ -28,35 +26,8 @@ from fruitveg.core.errors import PipelineError
 DEFAULT_MODEL = "cnn"
 DEFAULT_RATES = ("1e-3", "1e-4", "1e-5")
 QUEUE_LOG = Path(".dvc/tmp/lr_sweep_queue.log")
-POLL_SECONDS = 3.0
-BASELINE = "HEAD (baseline)"  # a space: never an experiment (git ref) name
 # README.md's invocation: changed settings and headline metrics, no dependency hashes.
 EXP_SHOW = "dvc exp show --only-changed --drop 'Created|.*/'"
-
-
-class SweepError(RuntimeError):
-    pass
-
-
-def dvc_env() -> dict[str, str]:
-    """The environment for dvc and its queue worker, which runs the stages' `python`."""
-    env = dict(os.environ, DVC_NO_ANALYTICS="1")
-    # The stages call plain `python`: make it this interpreter (the project's venv).
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-def dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", *args],
-        capture_output=True,
-        text=True,
-        env=dvc_env(),
-        stdin=subprocess.DEVNULL,
-    )
-    if check and result.returncode != 0:
-        raise SweepError(f"dvc {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result
 
 
 def rate_name(rate: float) -> str:
@@ -78,11 +49,6 @@ def parse_rates(texts: list[str]) -> list[float]:
     return rates
 
 
-def existing_names() -> set[str]:
-    listed = dvc("exp", "list", "--all-commits", "--name-only").stdout
-    return {line.strip() for line in listed.splitlines() if line.strip()}
-
-
 def queue(model: str, rates: list[float]) -> list[tuple[str, float]]:
     """Queue one experiment per rate, named <model>-lr-<rate> (with -2, -3... on reruns)."""
     taken = existing_names()
@@ -98,61 +64,6 @@ def queue(model: str, rates: list[float]) -> list[tuple[str, float]]:
         print(f"queued {name}: models.{model}.lr = {rate:g}", flush=True)
         queued.append((name, rate))
     return queued
-
-
-def queue_states() -> dict[str, str]:
-    """Experiment name -> Queued / Running / Success / Failed, from `dvc queue status`."""
-    states = {}
-    for line in dvc("queue", "status").stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 4 and fields[0] != "Task" and re.fullmatch(r"[0-9a-f]{7,}", fields[0]):
-            states[fields[1]] = fields[-1]
-    return states
-
-
-def run_queue(names: list[str], jobs: int, timeout: float | None) -> dict[str, str]:
-    """Start the queue and wait until nothing is queued or running; return our tasks' states."""
-    QUEUE_LOG.parent.mkdir(parents=True, exist_ok=True)
-    # The worker detaches but keeps the caller's output pipes open: a captured run would
-    # never see end-of-file, so its output goes to a log file instead.
-    with QUEUE_LOG.open("a", encoding="utf-8") as log:
-        started = subprocess.run(
-            [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(jobs)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env=dvc_env(),
-        )
-    if started.returncode != 0:
-        raise SweepError(f"dvc queue start failed; see {QUEUE_LOG}")
-    deadline = None if timeout is None else time.monotonic() + timeout
-    last = ""
-    while True:
-        states = queue_states()
-        pending = [n for n, s in states.items() if s in ("Queued", "Running")]
-        ours = {n: states.get(n, "?") for n in names}
-        summary = ", ".join(f"{n}: {s}" for n, s in ours.items())
-        if summary != last:
-            print(summary, flush=True)
-            last = summary
-        if not pending:
-            return ours
-        if deadline is not None and time.monotonic() > deadline:
-            raise SweepError(f"queue still busy after {timeout:.0f} s: {', '.join(pending)}")
-        time.sleep(POLL_SECONDS)
-
-
-def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Name -> data of each experiment in `dvc exp show --json`, and BASELINE -> HEAD's data."""
-    found = {}
-    for baseline in show:
-        if baseline.get("rev") != "workspace" and BASELINE not in found:
-            found[BASELINE] = baseline.get("data") or {}
-        for exp in baseline.get("experiments") or []:
-            for rev in exp.get("revs") or []:
-                if rev.get("name") and rev.get("data"):
-                    found[rev["name"]] = rev["data"]
-    return found
 
 
 def row(name: str, data: dict[str, Any], model: str) -> tuple[str, str, str, str]:
@@ -199,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SweepError(f"params.yaml: unknown model {args.model!r} (models: has {known})")
         queued = queue(args.model, rates)
         names = [n for n, _ in queued]
-        states = run_queue(names, max(args.jobs, 1), args.timeout)
+        states = run_queue(names, max(args.jobs, 1), args.timeout, QUEUE_LOG)
         found = experiments(json.loads(dvc("exp", "show", "--json").stdout))
         print()
         rows = [row(n, found.get(n, {}), args.model) for n in [BASELINE, *names]]

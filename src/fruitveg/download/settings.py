@@ -10,19 +10,22 @@ from typing import Any
 
 from fruitveg.core import params as P
 from fruitveg.core.paths import SPLITS
+from fruitveg.download.synthetic import MAX_DIFFICULTY
 
 SOURCES = ("synthetic", "kaggle", "local")
 
 
 @dataclass(frozen=True)
 class SyntheticSettings:
-    """The generated stand-in dataset: images per class and split, leaks, and its seed."""
+    """The generated stand-in dataset: images per class and split, leaks, its seed and how
+    hard its pictures are."""
 
     train: int
     validation: int
     test: int
     leaks: int  # test pictures also filed under train, as in the public dataset
     seed: int
+    difficulty: float = 0.0  # 0 (the default's data) to synthetic.MAX_DIFFICULTY
 
     @property
     def counts(self) -> dict[str, int]:
@@ -56,7 +59,10 @@ def download_settings(params: dict[str, Any]) -> DownloadSettings:
     if source == "synthetic":
         counts = {split: P.whole(params, f"data.synthetic.{split}") for split in SPLITS}
         leaks = P.whole(params, "data.synthetic.leaks", minimum=0)
-        synthetic = SyntheticSettings(**counts, leaks=leaks, seed=P.seed(params))
+        difficulty = _difficulty(params)
+        synthetic = SyntheticSettings(
+            **counts, leaks=leaks, seed=P.seed(params), difficulty=difficulty
+        )
         return DownloadSettings(source, synthetic=synthetic)
     if source == "kaggle":
         return DownloadSettings(
@@ -68,3 +74,16 @@ def download_settings(params: dict[str, Any]) -> DownloadSettings:
     if not local:
         raise P.ParamError("params.yaml: 'data.local_path' must name a folder with source local")
     return DownloadSettings(source, local_path=Path(str(local)))
+
+
+def _difficulty(params: dict[str, Any]) -> float:
+    """data.synthetic.difficulty: absent means 0, the data as it always was."""
+    key = "data.synthetic.difficulty"
+    if P.optional(params, key, None) is None:
+        return 0.0
+    value = P.finite(params, key, 0.0, low_ok=True)
+    if value > MAX_DIFFICULTY:
+        raise P.ParamError(
+            f"params.yaml: '{key}' must be a number from 0 to {MAX_DIFFICULTY:g}, got {value:g}"
+        )
+    return value

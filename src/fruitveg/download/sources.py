@@ -17,7 +17,10 @@ def _filler(settings: DownloadSettings) -> tuple[Callable[[Path], Any], str]:
     """What fills a folder from the chosen source, and how to name it in messages."""
     if settings.synthetic is not None:
         s = settings.synthetic
-        fill = partial(synthetic.generate, counts=s.counts, seed=s.seed, leaks=s.leaks)
+        difficulty = synthetic.Difficulty.at(s.difficulty)
+        fill = partial(
+            synthetic.generate, counts=s.counts, seed=s.seed, leaks=s.leaks, difficulty=difficulty
+        )
         return fill, "synthetic"
     if settings.kaggle_dataset is not None:
         from fruitveg.download.kaggle_source import (

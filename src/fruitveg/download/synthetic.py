@@ -7,9 +7,14 @@ sweetcorn; bell pepper, capsicum and paprika; chilli pepper and jalepeno; potato
 sweetpotato; onion and garlic) share shape and texture and differ only in overlapping
 colour and proportion distributions, so they stay genuinely hard to tell apart.
 Everything derives from one seed: the same settings give byte-identical files.
+
+`Difficulty` makes the data harder, trait by trait (TRAITS); level 0 writes exactly the
+files the generator wrote before it existed. Each trait draws from its own random stream,
+spawned from the picture's, so a harder level changes the same pictures rather than
+drawing new ones, and turning one trait up leaves the others' draws as they were.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +81,64 @@ LOOKS: dict[str, Look] = {
 }
 assert set(LOOKS) == set(KAGGLE_CLASSES)
 
+# Classes of the real data that look alike; `Difficulty.overlap` pulls them together.
+CONFUSABLE: tuple[tuple[str, ...], ...] = (
+    ("corn", "sweetcorn"),
+    ("bell pepper", "capsicum", "paprika"),
+    ("chilli pepper", "jalepeno"),
+    ("potato", "sweetpotato"),
+    ("onion", "garlic"),
+)
+MATES = {cls: tuple(m for m in group if m != cls) for group in CONFUSABLE for cls in group}
+
+MAX_DIFFICULTY = 5.0  # the level at which every trait is at full strength
+TRAITS = ("clutter", "occlusion", "lighting", "scale", "overlap", "scarcity", "label_noise")
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """How far each trait is turned up, from 0 (the level-0 data) to 1 (full strength).
+
+    At full strength: clutter adds up to 8 more clutter shapes, a blotchy background
+    texture and up to two small objects of other classes; occlusion covers each object
+    with a patch of up to 40 % of its box; lighting widens the gain, gradient, colour cast
+    and sensor noise about threefold; scale lets objects shrink to 15 % of the picture's
+    short side (0.55 at level 0); overlap blends a confusable class's colours and
+    proportions halfway into its group-mates'; scarcity keeps a quarter of the training and
+    validation images; label_noise files a quarter of them under a wrong class. Test
+    images keep their count and their true labels, so accuracy still measures learning.
+    """
+
+    clutter: float = 0.0
+    occlusion: float = 0.0
+    lighting: float = 0.0
+    scale: float = 0.0
+    overlap: float = 0.0
+    scarcity: float = 0.0
+    label_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"Difficulty.{f.name} must be in [0, 1], got {value!r}")
+
+    @classmethod
+    def at(cls, level: float) -> "Difficulty":
+        """Every trait at level / MAX_DIFFICULTY of its full strength."""
+        if not 0.0 <= level <= MAX_DIFFICULTY:
+            raise ValueError(f"difficulty must be from 0 to {MAX_DIFFICULTY:g}, got {level!r}")
+        return cls(**dict.fromkeys(TRAITS, level / MAX_DIFFICULTY))
+
+    def count(self, split: str, n: int) -> int:
+        """Images per class of a split: scarcity thins train and validation, never test."""
+        if not self.scarcity or split == "test":
+            return n
+        return max(min(n, 2 if split == "train" else 1), round(n * (1 - 0.75 * self.scarcity)))
+
+
+EASIEST = Difficulty()
+
 
 LEAK_KINDS = ("resized", "reencoded", "cropped", "exif", "rotated", "mirrored")
 ORIENTATION = 0x0112  # the EXIF tag
@@ -90,20 +153,31 @@ class Leak:
     kind: str  # one of LEAK_KINDS
 
 
-def generate(root: Path, counts: dict[str, int], seed: int, leaks: int = 0) -> list[Leak]:
+def generate(
+    root: Path,
+    counts: dict[str, int],
+    seed: int,
+    leaks: int = 0,
+    difficulty: Difficulty = EASIEST,
+) -> list[Leak]:
     """Write counts[split] JPEGs for every class into root/<split>/<class>/.
 
     `leaks` test pictures are also filed under train, each changed in one of the ways
     real copies differ (LEAK_KINDS, in turn), so the audit and dedupe have work to do.
-    Returns the leaks planted.
+    `difficulty` makes the pictures harder (and scarcity fewer). Returns the leaks planted.
     """
+    clean = replace(difficulty, label_noise=0.0)  # test labels stay true
     jobs = [
-        (root / split / cls / f"Image_{i + 1}.jpg", (seed, split_no, class_no, i))
+        (
+            root / split / cls / f"Image_{i + 1}.jpg",
+            (seed, split_no, class_no, i),
+            clean if split == "test" else difficulty,
+        )
         for split_no, (split, n) in enumerate(counts.items())
         for class_no, cls in enumerate(KAGGLE_CLASSES)
-        for i in range(n)
+        for i in range(difficulty.count(split, n))
     ]
-    for path, _ in jobs:
+    for path, _, _ in jobs:
         path.parent.mkdir(parents=True, exist_ok=True)
     pmap(_write, jobs)
     rng = np.random.default_rng([seed, 999])
@@ -151,24 +225,128 @@ def _plant(leak: Leak, rng: np.random.Generator) -> None:
         im.transpose(flip[int(rng.integers(4))]).save(leak.copy, quality=90)
 
 
-def _write(job: tuple[Path, tuple[int, int, int, int]]) -> None:
-    path, key = job  # key = (seed, split, class, index): each picture has its own stream
-    picture, quality = render(LOOKS[KAGGLE_CLASSES[key[2]]], np.random.default_rng(key))
+def _write(job: tuple[Path, tuple[int, int, int, int], Difficulty]) -> None:
+    path, key, difficulty = job  # key = (seed, split, class, index): a stream per picture
+    rng = np.random.default_rng(key)
+    cls = KAGGLE_CLASSES[key[2]]
+    if difficulty.label_noise:
+        noise = _stream(rng, "label_noise")
+        if noise.random() < 0.25 * difficulty.label_noise:  # shows another class
+            others = [c for c in KAGGLE_CLASSES if c != cls]
+            cls = others[int(noise.integers(len(others)))]
+    look = LOOKS[cls]
+    if difficulty.overlap and cls in MATES:
+        look = _overlapped(look, cls, difficulty.overlap, _stream(rng, "overlap"))
+    picture, quality = render(look, rng, difficulty)
     picture.save(path, quality=quality)
 
 
-def render(look: Look, rng: np.random.Generator) -> tuple[Image.Image, int]:
+def _stream(rng: np.random.Generator, trait: str) -> np.random.Generator:
+    """A trait's own stream, spawned from the picture's seed without drawing from it."""
+    seq = rng.bit_generator.seed_seq
+    assert isinstance(seq, np.random.SeedSequence)
+    return np.random.default_rng(
+        np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, TRAITS.index(trait)))
+    )
+
+
+def render(
+    look: Look, rng: np.random.Generator, difficulty: Difficulty = EASIEST
+) -> tuple[Image.Image, int]:
     """One picture of a class; returns it with the JPEG quality to save it at."""
+    d = difficulty
     w, h = (int(v) for v in rng.integers(180, 560, size=2))
     canvas = _background(w, h, rng)
+    if d.clutter:
+        _clutter(canvas, d.clutter, _stream(rng, "clutter"))
+    boxes = []
     for _ in range(int(rng.integers(look.count[0], look.count[1] + 1))):
-        size = int(min(w, h) * rng.uniform(0.55, 0.95))
+        share = rng.uniform(0.55, 0.95)
+        if d.scale:  # the same draw, spread over a wider range: small objects too
+            low = 0.55 - 0.4 * d.scale
+            share = low + (share - 0.55) / 0.4 * (0.95 - low)
+        size = int(min(w, h) * share)
         obj = _object(look, size, rng)
         x = int(rng.integers(-size // 5, max(1, w - size * 4 // 5)))
         y = int(rng.integers(-size // 5, max(1, h - size * 4 // 5)))
         canvas.paste(obj, (x, y), obj)
-    canvas = _lighting(canvas, rng)
+        boxes.append((x, y, size))
+    if d.occlusion:
+        _occlude(canvas, boxes, d.occlusion, _stream(rng, "occlusion"))
+    light = _stream(rng, "lighting") if d.lighting else None
+    canvas = _lighting(canvas, rng, d.lighting, light)
     return canvas, int(rng.integers(70, 96))
+
+
+def _overlapped(look: Look, cls: str, strength: float, rng: np.random.Generator) -> Look:
+    """The look with its colours and proportions blended toward a confusable group-mate's."""
+    mate = LOOKS[MATES[cls][int(rng.integers(len(MATES[cls])))]]
+    a = 0.5 * strength * rng.uniform(0.5, 1.0)  # at most halfway: the classes still differ
+    colours = tuple(
+        tuple(int(round((1 - a) * c + a * m)) for c, m in zip(own, theirs, strict=True))
+        for own, theirs in zip(look.colours, _cycle(mate.colours, len(look.colours)), strict=True)
+    )
+    aspect = (1 - a) * look.aspect + a * mate.aspect
+    return replace(look, colours=colours, aspect=aspect)
+
+
+def _cycle(colours: tuple[RGB, ...], n: int) -> list[RGB]:
+    return [colours[i % len(colours)] for i in range(n)]
+
+
+def _clutter(canvas: Image.Image, strength: float, rng: np.random.Generator) -> None:
+    """A blotchy background texture, more and bolder clutter, small objects of other classes."""
+    w, h = canvas.size
+    blotches = rng.normal(0, 45 * strength, (h // 24 + 2, w // 24 + 2, 3)).astype(np.float32)
+    texture = np.stack(
+        [
+            np.asarray(Image.fromarray(blotches[..., c]).resize((w, h), Image.Resampling.BICUBIC))
+            for c in range(3)
+        ],
+        axis=-1,
+    )
+    grain = rng.normal(0, 12 * strength, (h, w, 3)).astype(np.float32)
+    a = np.asarray(canvas, dtype=np.float32) + texture + grain
+    canvas.paste(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGB"))
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(int(rng.binomial(8, strength))):
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        x1, y1 = x0 + int(rng.integers(10, w // 2)), y0 + int(rng.integers(10, h // 2))
+        colour = tuple(int(v) for v in rng.integers(30, 230, 3))
+        kind = rng.integers(3)
+        if kind == 0:
+            draw.rectangle((x0, y0, x1, y1), fill=colour)
+        elif kind == 1:
+            draw.ellipse((x0, y0, x1, y1), fill=colour)
+        else:
+            draw.line((x0, y0, x1, y1), fill=colour, width=int(rng.integers(2, 16)))
+    for _ in range(int(rng.binomial(2, strength))):  # behind the main objects
+        other = LOOKS[KAGGLE_CLASSES[int(rng.integers(len(KAGGLE_CLASSES)))]]
+        size = int(min(w, h) * rng.uniform(0.15, 0.3))
+        obj = _object(other, size, rng)
+        canvas.paste(obj, (int(rng.integers(0, w - size)), int(rng.integers(0, h - size))), obj)
+
+
+def _occlude(
+    canvas: Image.Image, boxes: list[tuple[int, int, int]], strength: float,
+    rng: np.random.Generator,
+) -> None:  # fmt: skip
+    """A patch (a hand, a label, another thing) over part of each object."""
+    draw = ImageDraw.Draw(canvas)
+    for x, y, size in boxes:
+        if rng.random() > 0.3 + 0.7 * strength:
+            continue
+        side = size * np.sqrt(0.4 * strength * rng.uniform(0.5, 1.0))
+        cx = x + size * rng.uniform(0.3, 0.7)
+        cy = y + size * rng.uniform(0.3, 0.7)
+        aspect = rng.uniform(0.5, 2.0)
+        pw, ph = side * np.sqrt(aspect), side / np.sqrt(aspect)
+        box = (cx - pw / 2, cy - ph / 2, cx + pw / 2, cy + ph / 2)
+        colour = tuple(int(v) for v in rng.integers(40, 220, 3))
+        if rng.random() < 0.5:
+            draw.rectangle(box, fill=colour)
+        else:
+            draw.ellipse(box, fill=colour)
 
 
 def _jitter(colour: RGB, rng: np.random.Generator, amount: float = 12) -> RGB:
@@ -268,13 +446,30 @@ def _texture(fill: Image.Image, texture: str, base: RGB, rng: np.random.Generato
             d.ellipse((x - r, y - r, x + r, y + r), fill=lighter, outline=darker)
 
 
-def _lighting(im: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Uneven light, a colour cast and sensor noise."""
+def _lighting(
+    im: Image.Image, rng: np.random.Generator, strength: float = 0.0,
+    extra: np.random.Generator | None = None,
+) -> Image.Image:  # fmt: skip
+    """Uneven light, a colour cast and sensor noise; `strength` widens every range.
+
+    The level-0 draws are made as always and only rescaled, so a picture keeps its light's
+    direction as the range widens; `extra` gives the added colour cast and noise.
+    """
     a = np.asarray(im, dtype=np.float32)
     h, w = a.shape[:2]
-    gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-0.2, 0.2)
-    gy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] * rng.uniform(-0.2, 0.2)
-    gain = (rng.uniform(0.75, 1.2) * (1 + gx + gy))[..., None]
+    slope_x, slope_y = rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2)
+    level = rng.uniform(0.75, 1.2)
     tint = rng.normal(1, 0.05, 3).astype(np.float32)
-    a = a * gain * tint + rng.standard_normal(a.shape, dtype=np.float32) * 5
+    noise = rng.standard_normal(a.shape, dtype=np.float32)
+    if strength:  # about three times the ranges at full strength
+        assert extra is not None
+        slope_x, slope_y = slope_x * (1 + 1.5 * strength), slope_y * (1 + 1.5 * strength)
+        low, high = 0.75 - 0.4 * strength, 1.2 + 0.4 * strength
+        level = low + (level - 0.75) / 0.45 * (high - low)
+        tint = tint * extra.normal(1, 0.1 * strength, 3).astype(np.float32)
+        noise = noise * (1 + 2 * strength)
+    gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * slope_x
+    gy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] * slope_y
+    gain = (level * (1 + gx + gy))[..., None]
+    a = a * gain * tint + noise * 5
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGB")

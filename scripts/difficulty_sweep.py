@@ -1,0 +1,245 @@
+"""Every model's test accuracy as the synthetic data gets harder, as DVC experiments.
+
+    python scripts/difficulty_sweep.py                          # levels 0 1 2 3, every model
+    python scripts/difficulty_sweep.py --models cnn cnn_attention --levels 0 2 4 --jobs 2
+    python scripts/difficulty_sweep.py --models cnn --set layout.image_size=32 \\
+        --set models.cnn.epochs=3                               # a cheap first look
+    python scripts/difficulty_sweep.py --show difficulty-0 difficulty-2   # table and PNG only
+
+Queues one experiment per level (`dvc exp run --queue -S data.synthetic.difficulty=<level>`,
+with each --set as another -S, running only evaluate@<model> of the models named and what
+they need), starts the queue (`dvc queue start --jobs N`), waits until it has drained and
+prints each model's test accuracy per level with its exact 95 % interval, from the
+metrics/eval/<model>.json the evaluate stage writes. Writes the table to
+plots/sweeps/difficulty.md and a picture of accuracy against difficulty, every model a
+line with interval bars, to plots/sweeps/difficulty.png. Needs the synthetic source and a
+git commit to branch from; uncommitted changes go into the experiments. Run from the
+repository root. What each level does: docs/difficulty.md.
+"""
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _experiments import (
+    SweepError,
+    evaluated_here,
+    existing_names,
+    headline,
+    lock,
+    param,
+    queue_experiment,
+    run_queue,
+    show,
+    table,
+    unique_name,
+)
+from matplotlib.figure import Figure
+
+from fruitveg.core import params as P
+from fruitveg.core.errors import PipelineError
+from fruitveg.download.synthetic import MAX_DIFFICULTY
+from fruitveg.evaluation.files import save_png
+from fruitveg.evaluation.statistics import CONFIDENCE
+
+KEY = "data.synthetic.difficulty"
+DEFAULT_LEVELS = ("0", "1", "2", "3")
+OUT = Path("plots/sweeps")
+QUEUE_LOG = Path(".dvc/tmp/difficulty_sweep_queue.log")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One model's test accuracy at one level, with its exact interval (fractions)."""
+
+    model: str
+    level: float
+    accuracy: float
+    low: float
+    high: float
+
+
+def level_text(level: float) -> str:
+    """2.0 -> 2, 2.5 -> 2.5: short, and valid in a git ref name."""
+    return f"{level:g}"
+
+
+def parse_levels(texts: list[str]) -> list[float]:
+    levels = []
+    for text in texts:
+        try:
+            level = float(text)
+        except ValueError:
+            raise SweepError(f"--levels {text!r}: not a number") from None
+        if not 0 <= level <= MAX_DIFFICULTY:
+            raise SweepError(f"--levels {text!r}: a level is from 0 to {MAX_DIFFICULTY:g}")
+        if level in levels:
+            raise SweepError(f"--levels {text!r}: given twice")
+        levels.append(level)
+    return sorted(levels)
+
+
+def parse_sets(texts: list[str]) -> list[str]:
+    for text in texts:
+        key, eq, _ = text.partition("=")
+        if not eq or not key:
+            raise SweepError(f"--set {text!r}: expected key=value, e.g. layout.image_size=32")
+        if key == KEY:
+            raise SweepError(f"--set {text!r}: the sweep sets {KEY} itself (use --levels)")
+    return texts
+
+
+def check_models(params: dict[str, Any], names: list[str] | None) -> list[str]:
+    """The models to run: those named (each a key of params.yaml models:), else all."""
+    models = P.optional(params, "models", None)
+    if not isinstance(models, dict) or not models:
+        raise SweepError("params.yaml: no models: to sweep")
+    if P.optional(params, "data.source", None) != "synthetic":
+        raise SweepError("params.yaml: data.source must be synthetic (difficulty is its setting)")
+    for name in names or []:
+        P.model_name(name, "--models")
+        if name not in models:
+            raise SweepError(
+                f"params.yaml: unknown model {name!r} (models: has {', '.join(models)})"
+            )
+    return list(names) if names else list(models)
+
+
+def queue(levels: list[float], models: list[str], sets: list[str]) -> list[tuple[str, float]]:
+    """One experiment per level, named difficulty-<level> (-2, -3... on reruns)."""
+    taken = existing_names()
+    targets = [f"evaluate@{m}" for m in models]
+    queued = []
+    for level in levels:
+        name = unique_name(f"difficulty-{level_text(level)}", taken)
+        queue_experiment(name, [f"{KEY}={level_text(level)}", *sets], targets)
+        print(f"queued {name}: {KEY} = {level_text(level)}", flush=True)
+        queued.append((name, level))
+    return queued
+
+
+def results(
+    found: dict[str, dict[str, Any]], locks: dict[str, dict[str, Any]], models: list[str]
+) -> list[Result]:
+    """Each model's accuracy in each experiment of `locks` (name -> its dvc.lock) that
+    evaluated it on its own data; the level read from the experiment's own params (absent:
+    0, the data before difficulty existed)."""
+    out = []
+    for name, locked in locks.items():
+        data = found.get(name)
+        if data is None:
+            continue
+        level = float(param(data, KEY) or 0)
+        for model in models:
+            m = headline(data, model)
+            if not evaluated_here(locked, model):
+                continue  # left out of this run: its metrics are the baseline's
+            if all(k in m for k in ("accuracy", "acc_low", "acc_high")):
+                out.append(Result(model, level, m["accuracy"], m["acc_low"], m["acc_high"]))
+    return out
+
+
+def accuracy_table(rows: list[Result]) -> str:
+    """Models down, levels across: accuracy % [exact interval]; - where a run is missing."""
+    levels = sorted({r.level for r in rows})
+    models = list(dict.fromkeys(r.model for r in rows))
+    cell = {(r.model, r.level): r for r in rows}
+    header = ("model", *(f"difficulty {level_text(lv)}" for lv in levels))
+    body = [
+        (
+            model,
+            *(
+                f"{100 * r.accuracy:.1f} [{100 * r.low:.1f}, {100 * r.high:.1f}]"
+                if (r := cell.get((model, lv)))
+                else "-"
+                for lv in levels
+            ),
+        )
+        for model in models
+    ]
+    note = f"Test accuracy %, [{round(100 * CONFIDENCE)} % exact (Clopper-Pearson) interval]."
+    return table(header, body) + "\n\n" + note
+
+
+def figure(rows: list[Result]) -> Figure:
+    """Accuracy against difficulty, one line per model with its interval bars; models
+    nudged apart along x so their bars don't hide each other."""
+    fig = Figure(figsize=(8, 5), dpi=100)
+    ax = fig.subplots()
+    models = list(dict.fromkeys(r.model for r in rows))
+    levels = sorted({r.level for r in rows})
+    step = min(np.diff(levels), default=1.0)
+    for i, model in enumerate(models):
+        mine = sorted((r for r in rows if r.model == model), key=lambda r: r.level)
+        nudge = (i - (len(models) - 1) / 2) * 0.06 * step
+        x = np.array([r.level for r in mine]) + nudge
+        acc = np.array([100 * r.accuracy for r in mine])
+        err = np.array(
+            [[a - 100 * r.low, 100 * r.high - a] for a, r in zip(acc, mine, strict=True)]
+        )
+        ax.errorbar(x, acc, yerr=err.T, marker="o", capsize=3, label=model)
+    ax.set_xticks(levels, [level_text(lv) for lv in levels])
+    ax.set_xlabel(f"{KEY} (0: the offline default's data; {MAX_DIFFICULTY:g}: every trait in full)")
+    ax.set_ylabel(f"test accuracy, % ({round(100 * CONFIDENCE)} % exact interval)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Test accuracy against difficulty")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def write(rows: list[Result], out: Path = OUT) -> tuple[Path, Path]:
+    """The table (Markdown) and the picture (PNG) into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    md, png = out / "difficulty.md", out / "difficulty.png"
+    md.write_text(accuracy_table(rows) + "\n", encoding="utf-8")
+    save_png(figure(rows), png)
+    return md, png
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--levels", nargs="+", default=list(DEFAULT_LEVELS), help="levels")
+    parser.add_argument("--models", nargs="+", help="keys of params.yaml models: (default all)")
+    parser.add_argument("--set", action="append", default=[], help="another -S key=value")
+    parser.add_argument("--jobs", type=int, default=1, help="queue workers (default 1)")
+    parser.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
+    parser.add_argument("--show", nargs="+", metavar="EXPERIMENT", help="run nothing: read these")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder of the outputs ({OUT})")
+    args = parser.parse_args(argv)
+    try:
+        models = check_models(P.load(), args.models)
+        failed = []
+        if args.show:
+            names = list(args.show)
+        else:
+            levels, sets = parse_levels(args.levels), parse_sets(args.set)
+            names = [n for n, _ in queue(levels, models, sets)]
+            states = run_queue(names, max(args.jobs, 1), args.timeout, QUEUE_LOG)
+            failed = [n for n, s in states.items() if s != "Success"]
+        found = show()
+        missing = [n for n in names if n not in found]
+        if args.show and missing:
+            raise SweepError(f"no experiment named {', '.join(missing)} (see `dvc exp list`)")
+        rows = results(found, {n: lock(found[n]) for n in names if n in found}, models)
+        if not rows:
+            raise SweepError("no experiment has test metrics of these models")
+        print()
+        print(accuracy_table(rows))
+        md, png = write(rows, args.out)
+        print(f"\n{md}, {png}")
+        if failed:
+            raise SweepError(f"failed: {', '.join(failed)}; see `dvc queue logs <name>`")
+    except (SweepError, PipelineError, OSError) as exc:
+        print(f"difficulty_sweep: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
