@@ -26,6 +26,7 @@ class SyntheticSettings:
     leaks: int  # test pictures also filed under train, as in the public dataset
     seed: int
     difficulty: float = 0.0  # 0 (the default's data) to synthetic.MAX_DIFFICULTY
+    fruit_cue: float = 0.0  # 0 (none) to 1: how much a highlight tells fruit from vegetable
 
     @property
     def counts(self) -> dict[str, int]:
@@ -61,8 +62,9 @@ def download_settings(params: dict[str, Any]) -> DownloadSettings:
         leaks = P.whole(params, "data.synthetic.leaks", minimum=0)
         difficulty = _difficulty(params)
         synthetic = SyntheticSettings(
-            **counts, leaks=leaks, seed=P.seed(params), difficulty=difficulty
-        )
+            **counts, leaks=leaks, seed=P.seed(params), difficulty=difficulty,
+            fruit_cue=_fruit_cue(params),
+        )  # fmt: skip
         return DownloadSettings(source, synthetic=synthetic)
     if source == "kaggle":
         return DownloadSettings(
@@ -86,4 +88,15 @@ def _difficulty(params: dict[str, Any]) -> float:
         raise P.ParamError(
             f"params.yaml: '{key}' must be a number from 0 to {MAX_DIFFICULTY:g}, got {value:g}"
         )
+    return value
+
+
+def _fruit_cue(params: dict[str, Any]) -> float:
+    """data.synthetic.fruit_cue: absent means 0, no highlights."""
+    key = "data.synthetic.fruit_cue"
+    if P.optional(params, key, None) is None:
+        return 0.0
+    value = P.finite(params, key, 0.0, low_ok=True)
+    if value > 1:
+        raise P.ParamError(f"params.yaml: '{key}' must be a number from 0 to 1, got {value:g}")
     return value
