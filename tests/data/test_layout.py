@@ -61,8 +61,9 @@ def test_same_stem_different_extension(raw: Path, tmp_path: Path) -> None:
 
 
 def test_files_the_split_stage_moves_keep_distinct_names(raw: Path, tmp_path: Path) -> None:
-    """A resplit can bring test/apple/Image_1.jpg beside train/apple/Image_1.jpg."""
-    files = scan(raw)
+    """A resplit can bring test/apple/Image_1.jpg beside train/apple/Image_1.jpg: moved
+    files are named by their split, whatever the order, and the others keep their names."""
+    files = scan(raw)[::-1]  # the moved test/apple/Image_1.jpg comes before train's
     moved = {"test/apple/Image_1.jpg", "validation/apple/Image_1.jpg"}
     splits = {f.key: "train" if f.key in moved else f.split for f in files}
     summary = build(files, {f.cls: f.cls for f in files}, tmp_path / "out", 16, {}, splits=splits)

@@ -68,7 +68,8 @@ EVAL_METRICS = METRICS / "eval"
 
 def eval_metrics_json(model: str) -> Path:
     """Headline test metrics of one model: accuracy and its interval, loss, macro F1 (and
-    ROC AUC for a binary model); nothing that varies from run to run of the same model."""
+    balanced accuracy and ROC AUC for a binary model); nothing that varies from run to run
+    of the same model."""
     return EVAL_METRICS / f"{model}.json"
 
 

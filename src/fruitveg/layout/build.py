@@ -38,14 +38,13 @@ def _convert(job: Job, size: int) -> str | None:
 
 
 def _unique(folder: Path, f: RawFile, split: str, used: set[Path]) -> Path:
-    """`<class>__<stem>.jpg`; a file that a resplit brings beside one of the same name from
-    another split is told apart by its own split, and a.png beside a.jpg by its full name."""
-    stem = Path(f.name).stem
-    names = [f"{f.cls}__{stem}.jpg"]
-    if f.split and f.split != split:
-        names.append(f"{f.cls}__{f.split}__{stem}.jpg")
-    names.append(f"{f.cls}__{f.name}.jpg")
-    numbered = (f"{f.cls}__{n}__{f.name}.jpg" for n in itertools.count(2))
+    """`<class>__<stem>.jpg`, or `<class>__<its split>__<stem>.jpg` for a file a resplit
+    moved from another split: the files that stay keep their names whatever joins them, and
+    the names say where a moved file came from. a.png beside a.jpg keeps its full name."""
+    moved = bool(f.split) and f.split != split
+    prefix = f"{f.cls}__{f.split}__" if moved else f"{f.cls}__"
+    names = [f"{prefix}{Path(f.name).stem}.jpg", f"{prefix}{f.name}.jpg"]
+    numbered = (f"{prefix}{n}__{f.name}.jpg" for n in itertools.count(2))
     return next(folder / n for n in itertools.chain(names, numbered) if folder / n not in used)
 
 
