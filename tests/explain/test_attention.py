@@ -4,9 +4,9 @@ match its definition, and the feature-scale statistics are exact and batch-indep
 import numpy as np
 import pytest
 
-from fruitveg.explain import attention
-from fruitveg.explain.attention import Scale, channel_gate, measure, weight_summary
+from fruitveg.explain.attention import Scale, channel_gate, weight_summary
 from fruitveg.explain.gradcam import ExplainError
+from fruitveg.explain.probe import attention_numbers, probe_model, run_pass
 from fruitveg.models.build import ModelSpec, build_model
 
 SIZE = 24  # the smallest input both CNNs take comfortably ('valid' needs 22)
@@ -33,20 +33,27 @@ def se_weights_by_hand(model, before: np.ndarray) -> np.ndarray:
 
 def test_channel_weights_are_the_se_blocks(models):
     se, plain, images = models
-    probe = attention.gate_model(se)
-    before, weights, after = (np.asarray(t) for t in probe(images))
+    found = [np.asarray(t) for t in probe_model(se, gate=True)(images)]
+    outputs, head, before, weights, after = found
     assert before.shape == (5, 3, 3, 128) and weights.shape == (5, 1, 1, 128)
     np.testing.assert_allclose(weights[:, 0, 0], se_weights_by_hand(se, before), rtol=1e-5)
     np.testing.assert_allclose(after, before * weights, rtol=1e-6)
+    np.testing.assert_allclose(outputs, se(images), rtol=1e-6)
+    np.testing.assert_array_equal(head, after)  # SE's output is what the head reads
 
-    m = measure(se, plain, images)
+    # One pass in uneven batches records the same, and beside the plain model's map.
+    seen, plain_seen = run_pass(se, images, gate=True, batch=2), run_pass(plain, images, False)
+    np.testing.assert_allclose(seen.outputs, outputs, rtol=1e-6)
+    m = attention_numbers(seen, plain_seen)
     np.testing.assert_allclose(m.weights, weights[:, 0, 0], rtol=1e-6)
     assert ((m.weights > 0) & (m.weights < 1)).all()
     assert m.shapes == {"before": [3, 3, 128], "paired": [1, 1, 128]}
-    # The scale after the block is the scale of before * weights, to the last digit.
     assert m.after.summary()["rms"] == pytest.approx(np.sqrt(np.mean((before * weights) ** 2)))
-    paired = np.asarray(attention.same_place_model(plain)(images))
-    assert m.paired.summary()["rms"] == pytest.approx(np.sqrt(np.mean(paired**2)), rel=1e-6)
+    plain_map = np.asarray(probe_model(plain, gate=False)(images)[1])
+    assert m.paired.summary()["rms"] == pytest.approx(np.sqrt(np.mean(plain_map**2)), rel=1e-6)
+    assert attention_numbers(seen, None).paired is None
+    with pytest.raises(ValueError, match="must record its block"):
+        attention_numbers(plain_seen, seen)
 
 
 def test_a_model_without_channel_attention_is_named(models):

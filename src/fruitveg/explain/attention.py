@@ -5,7 +5,8 @@ model without the block.
 The block is found from the structure (channel_gate): the first layer that multiplies a
 spatial map by one weight per channel, i.e. the SE block's scale (or CBAM's channel step).
 In the model without it, the same place is the map its head reads (gradcam.head_input),
-which is where the other model's block sits.
+which is where the other model's block sits. fruitveg.explain.probe records both in the one
+pass each model makes over the test images.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fruitveg.explain.gradcam import BATCH, ExplainError, head_input
+from fruitveg.explain.gradcam import ExplainError
 
 # Feature magnitudes are histogrammed in log10 space: from 1e-6 to 1e4, 20 bins a decade.
 LOG_EDGES = np.linspace(-6.0, 4.0, 201)
@@ -95,43 +96,6 @@ class AttentionNumbers:
     after: Scale
     paired: Scale | None  # the same place in the model without the block
     shapes: dict[str, list[int]]  # (h, w, channels) of before and, if any, of paired
-
-
-def gate_model(model: Any) -> Any:
-    """images -> (the map before the block, its channel weights, the map after it)."""
-    import keras
-
-    gate = channel_gate(model)
-    return keras.Model(model.inputs[0], [gate.before, gate.weights, gate.after])
-
-
-def same_place_model(plain: Any) -> Any:
-    """images -> the map the head of `plain` reads: where the other model has its block."""
-    import keras
-
-    return keras.Model(plain.inputs[0], head_input(plain))
-
-
-def measure(model: Any, plain: Any | None, images: np.ndarray) -> AttentionNumbers:
-    """Weights and feature scales of `model`'s block over `images`, and the scale of the
-    map at the same place in `plain` (the model without the block), if given."""
-    probe = gate_model(model)
-    plain_probe = same_place_model(plain) if plain is not None else None
-    before, after = Scale(), Scale()
-    paired = Scale() if plain_probe is not None else None
-    weights = []
-    for i in range(0, len(images), BATCH):
-        x = images[i : i + BATCH].astype(np.float32)
-        b, w, a = probe(x, training=False)
-        before.add(np.asarray(b))
-        after.add(np.asarray(a))
-        weights.append(np.asarray(w, dtype=np.float32).reshape(len(x), -1))
-        if plain_probe is not None:
-            paired.add(np.asarray(plain_probe(x, training=False)))  # type: ignore[union-attr]
-    shapes = {"before": list(probe.outputs[0].shape[1:])}
-    if plain_probe is not None:
-        shapes["paired"] = list(plain_probe.outputs[0].shape[1:])
-    return AttentionNumbers(np.concatenate(weights), before, after, paired, shapes)
 
 
 def weight_summary(weights: np.ndarray) -> dict[str, float]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from fruitveg.core.errors import PipelineError
 
-BATCH = 32  # images per forward pass: memory only, the results do not depend on it
+BATCH = 64  # images per forward pass: memory only, the results do not depend on it
 
 
 class ExplainError(PipelineError):
@@ -46,16 +46,6 @@ def feature_model(model: Any) -> Any:
     import keras
 
     return keras.Model(model.inputs[0], [head_input(model), model.outputs[0]])
-
-
-def forward(features: Any, images: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """The feature maps (float32, one array per batch) and the outputs (float64) of all images."""
-    maps, outputs = [], []
-    for i in range(0, len(images), BATCH):
-        f, out = features(images[i : i + BATCH].astype(np.float32), training=False)
-        maps.append(np.asarray(f, dtype=np.float32))
-        outputs.append(np.asarray(out, dtype=np.float64))
-    return maps, np.concatenate(outputs)
 
 
 def gradcam(features: Any, images: np.ndarray, classes: np.ndarray) -> np.ndarray:
