@@ -98,7 +98,7 @@ def plot_attention(model: str, plain: str | None, m: AttentionNumbers, target: P
     channel_ax.legend(fontsize=8, loc="upper left")
 
     _log_histogram(scale_ax, m.before, "before the block", "tab:blue")
-    _log_histogram(scale_ax, m.after, "after the block", "tab:orange")
+    _log_histogram(scale_ax, m.after, "after its channel weights", "tab:orange")
     if m.paired is not None:
         _log_histogram(scale_ax, m.paired, f"{plain}, same place", "tab:green")
     used = [s.log_counts for s in (m.before, m.after, m.paired) if s is not None]
@@ -107,7 +107,7 @@ def plot_attention(model: str, plain: str | None, m: AttentionNumbers, target: P
         scale_ax.set_xlim(LOG_EDGES[bins[0]] - 0.25, LOG_EDGES[bins[-1] + 1] + 0.25)
     scale_ax.set_xlabel("log10 |feature value| (non-zero values)")
     scale_ax.set_ylabel("fraction of all values")
-    scale_ax.set_title("feature values the head reads")
+    scale_ax.set_title("feature values at the block")
     scale_ax.legend(fontsize=8, loc="upper left")
     paired = f" beside {plain}" if plain else " (no model without it in params.yaml)"
     fig.suptitle(f"{model}: its attention block over the test set{paired}", fontsize=11)
