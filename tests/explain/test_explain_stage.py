@@ -81,6 +81,7 @@ def test_an_untrained_model_is_named_and_nothing_is_half_written(saved, stage, m
             "explain:", f"  resnet50: {block('multiclass', 'resnet50', 'none')}\nexplain:"
         )
     )
+    # resnet50 comes last: the three models before it are drawn, then the stage fails
     before = {p.name: p.stat().st_mtime_ns for p in (saved / "plots" / "explain").iterdir()}
     try:
         code, _, err = stage("explain.py")
