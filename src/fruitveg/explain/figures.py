@@ -77,14 +77,14 @@ def plot_attention(model: str, plain: str | None, m: AttentionNumbers, target: P
     """Three panels: the channel weights over the test set; each channel's weight across
     images (channels by mean weight); the feature values before and after the block and,
     if paired, at the same place of the model without it."""
-    fig = Figure(figsize=(15, 4.5), dpi=100, layout="constrained")
+    fig = Figure(figsize=(12.5, 4.2), dpi=100, layout="constrained")  # fits DVC's page
     weights_ax, channel_ax, scale_ax = fig.subplots(1, 3)
     n, channels = m.weights.shape
 
     weights_ax.hist(m.weights.ravel(), bins=50, range=(0, 1), color="tab:purple")
     weights_ax.set_xlabel("channel weight")
     weights_ax.set_ylabel("count (images × channels)")
-    weights_ax.set_title(f"channel weights: {n} test images × {channels} channels")
+    weights_ax.set_title(f"channel weights: {n} images × {channels} channels", fontsize=10)
 
     order = np.argsort(m.weights.mean(axis=0))
     low, high = np.quantile(m.weights[:, order], [0.05, 0.95], axis=0)
@@ -94,20 +94,22 @@ def plot_attention(model: str, plain: str | None, m: AttentionNumbers, target: P
     channel_ax.set_ylim(0, 1)
     channel_ax.set_xlabel("channel (by mean weight)")
     channel_ax.set_ylabel("weight")
-    channel_ax.set_title("each channel's weight across images")
+    channel_ax.set_title("each channel's weight across images", fontsize=10)
     channel_ax.legend(fontsize=8, loc="upper left")
 
     _log_histogram(scale_ax, m.before, "before the block", "tab:blue")
     _log_histogram(scale_ax, m.after, "after its channel weights", "tab:orange")
     if m.paired is not None:
         _log_histogram(scale_ax, m.paired, f"{plain}, same place", "tab:green")
-    used = [s.log_counts for s in (m.before, m.after, m.paired) if s is not None]
-    bins = np.flatnonzero(np.sum(used, axis=0))
+    shown = [s for s in (m.before, m.after, m.paired) if s is not None]
+    bins = np.flatnonzero(np.sum([s.log_counts for s in shown], axis=0))
     if len(bins):
         scale_ax.set_xlim(LOG_EDGES[bins[0]] - 0.25, LOG_EDGES[bins[-1] + 1] + 0.25)
+        top = max(float(s.log_counts.max()) / max(s.n, 1) for s in shown)
+        scale_ax.set_ylim(0, 1.35 * top)  # room for the legend above the curves
     scale_ax.set_xlabel("log10 |feature value| (non-zero values)")
     scale_ax.set_ylabel("fraction of all values")
-    scale_ax.set_title("feature values at the block")
+    scale_ax.set_title("feature values at the block", fontsize=10)
     scale_ax.legend(fontsize=8, loc="upper left")
     paired = f" beside {plain}" if plain else " (no model without it in params.yaml)"
     fig.suptitle(f"{model}: its attention block over the test set{paired}", fontsize=11)
