@@ -152,6 +152,10 @@ def test_report_tables_paired_tests_and_confused_pairs(evaluated, stage):
     assert "| 1e-5 |" in markdown
     assert "| cnn | vgg16 | 80.00 | 100.00 | -20.00 | 0 | 4 | 0.125 | 0.25 |" in markdown
     assert "corn ↔ sweetcorn | 4 | cnn 3, cnn_attention 1" in markdown
+    # Early learning speed under the paired tests, one row per pair (histories: 0.4 x 3)
+    speed = markdown.split("### Early learning speed")[1].split("## Most confused")[0]
+    assert "| cnn | cnn_attention | 40.00 | 1 / 1 | 1 / 1 | same epoch |" in speed
+    assert [(s["a"], s["b"]) for s in content["learning_speed"]] == list(tests)
     assert "multiclass: 20 images, one image = 5.00 points" in markdown
     for name in ("accuracy.png", "accuracy_vs_cost.png"):
         assert (evaluated / "plots/report" / name).stat().st_size > 10_000

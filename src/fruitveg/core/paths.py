@@ -103,3 +103,16 @@ REPORT_ACCURACY_PNG = REPORT_PLOTS / "accuracy.png"
 REPORT_COST_PNG = REPORT_PLOTS / "accuracy_vs_cost.png"
 REPORT_HISTORY_CSV = REPORT_PLOTS / "history.csv"  # model, epoch, loss, accuracy, ...
 REPORT_CONFUSION_CSV = REPORT_PLOTS / "confusion.csv"  # model, actual, predicted
+
+
+# explain: where each multiclass model looks (Grad-CAM) and what its attention block does.
+EXPLAIN_PLOTS = PLOTS / "explain"  # listed whole in dvc.yaml's plots: every model's pictures
+EXPLAIN_ATTENTION_JSON = METRICS / "explain" / "attention.json"
+
+
+def explain_gradcam_png(model: str) -> Path:
+    return EXPLAIN_PLOTS / f"{model}_gradcam.png"
+
+
+def explain_attention_png(model: str) -> Path:
+    return EXPLAIN_PLOTS / f"{model}_attention.png"
