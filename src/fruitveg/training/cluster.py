@@ -1,0 +1,151 @@
+"""The multi-worker cluster of `train.distribute: multiworker`, read from TF_CONFIG.
+
+Every machine runs the same train stage with its own TF_CONFIG, which names every worker
+and says which one this process is (TensorFlow's format):
+
+    {"cluster": {"worker": ["host0:port", "host1:port"]}, "task": {"type": "worker", "index": 0}}
+
+A "chief" job of one address may stand beside the workers; without one, worker 0 is the
+chief. The chief alone writes the stage's outputs (training.loop); the others train in
+step with it and keep their copies in a temporary folder that is removed afterwards.
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fruitveg.core.errors import PipelineError
+
+HINT = (
+    'set it on every machine, e.g. {"cluster": {"worker": ["host0:2222", "host1:2222"]}, '
+    '"task": {"type": "worker", "index": 0}} (docs/distributed.md)'
+)
+JOBS = ("chief", "worker")
+
+# TensorFlow's health check of the other workers (CollectiveAllReduceExtended, private class
+# attributes read when the strategy starts; TF is pinned in requirements.txt and
+# tests/models/test_multiworker.py proves they still work). By default a worker that never
+# starts is waited for forever and a dead one is noticed only at the next check, 30 s later.
+WAIT_FOR_CLUSTER_S = 600  # every worker must have started within this time
+HEALTH_INTERVAL_S = 5  # a dead worker stops the others within about this time
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Every task's address by job, and which task this process is."""
+
+    jobs: tuple[tuple[str, tuple[str, ...]], ...]  # (job, addresses), chief first
+    task_type: str
+    task_index: int
+
+    @property
+    def size(self) -> int:
+        return sum(len(addresses) for _, addresses in self.jobs)
+
+    @property
+    def is_chief(self) -> bool:
+        has_chief = any(job == "chief" for job, _ in self.jobs)
+        if has_chief:
+            return self.task_type == "chief"
+        return self.task_type == "worker" and self.task_index == 0
+
+    def describe(self) -> str:
+        me = f"{self.task_type} {self.task_index}"
+        role = "the chief" if self.is_chief else "not the chief"
+        return f"{me} of {self.size} ({role})"
+
+
+def read_cluster(environ: Mapping[str, str] | None = None) -> Cluster:
+    """The cluster in TF_CONFIG, checked; the error names TF_CONFIG and what is wrong."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        raise PipelineError(f"train.distribute is multiworker but TF_CONFIG is not set: {HINT}")
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PipelineError(f"TF_CONFIG is not valid JSON ({exc}): {HINT}") from None
+    if not isinstance(config, dict):
+        raise PipelineError(f"TF_CONFIG must be a JSON object: {HINT}")
+    jobs = _jobs(config.get("cluster"))
+    task = config.get("task")
+    if not isinstance(task, dict):
+        raise PipelineError(f"TF_CONFIG has no 'task' object: {HINT}")
+    task_type, index = task.get("type"), task.get("index")
+    sizes = dict((job, len(addresses)) for job, addresses in jobs)
+    if task_type not in sizes:
+        raise PipelineError(
+            f"TF_CONFIG: task type {task_type!r} is not a job of its cluster "
+            f"({', '.join(sizes)}): {HINT}"
+        )
+    if type(index) is not int or not 0 <= index < sizes[task_type]:
+        raise PipelineError(
+            f"TF_CONFIG: task index {index!r} is not one of the {sizes[task_type]} "
+            f"{task_type} address(es) (0 to {sizes[task_type] - 1})"
+        )
+    return Cluster(jobs=jobs, task_type=task_type, task_index=index)
+
+
+def _jobs(cluster: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(cluster, dict) or not cluster:
+        raise PipelineError(f"TF_CONFIG has no 'cluster' object: {HINT}")
+    unknown = sorted(set(cluster) - set(JOBS))
+    if unknown:
+        # Parameter servers and evaluators belong to other strategies than this one.
+        raise PipelineError(
+            f"TF_CONFIG: cluster job(s) {', '.join(map(repr, unknown))} are not used by "
+            f"MultiWorkerMirroredStrategy; list only {' and '.join(JOBS)}"
+        )
+    jobs = []
+    seen: set[str] = set()
+    for job in JOBS:
+        if job not in cluster:
+            continue
+        addresses = cluster[job]
+        if (
+            not isinstance(addresses, list)
+            or not addresses
+            or not all(isinstance(a, str) and _is_address(a) for a in addresses)
+        ):
+            raise PipelineError(
+                f"TF_CONFIG: cluster.{job} must be a list of 'host:port' strings; got {addresses!r}"
+            )
+        if job == "chief" and len(addresses) != 1:
+            raise PipelineError(f"TF_CONFIG: cluster.chief must hold one address, not {addresses}")
+        repeated = seen.intersection(addresses)
+        if len(set(addresses)) != len(addresses) or repeated:
+            raise PipelineError(f"TF_CONFIG: an address appears twice in the cluster: {cluster}")
+        seen.update(addresses)
+        jobs.append((job, tuple(addresses)))
+    return tuple(jobs)
+
+
+def _is_address(address: str) -> bool:
+    host, sep, port = address.rpartition(":")
+    return bool(host) and bool(sep) and port.isdigit() and 0 < int(port) < 65536
+
+
+def multiworker_strategy() -> Any:
+    """TensorFlow's MultiWorkerMirroredStrategy over the cluster in TF_CONFIG.
+
+    Must run before TensorFlow starts its runtime (the first op or device listing), as
+    collective ops are configured at start-up. Returns once every worker has joined.
+    """
+    import tensorflow as tf
+    from tensorflow.python.distribute.collective_all_reduce_strategy import (
+        CollectiveAllReduceExtended,
+    )
+
+    CollectiveAllReduceExtended._check_health_initial_timeout = WAIT_FOR_CLUSTER_S
+    CollectiveAllReduceExtended._check_health_interval = HEALTH_INTERVAL_S
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as exc:
+        if "Timeout waiting for the cluster" not in str(exc):
+            raise
+        raise PipelineError(
+            f"multi-worker training: {exc}; every worker in TF_CONFIG must start within "
+            f"{WAIT_FOR_CLUSTER_S} s and reach the others at their addresses"
+        ) from None
