@@ -149,3 +149,28 @@ def multiworker_strategy() -> Any:
             f"multi-worker training: {exc}; every worker in TF_CONFIG must start within "
             f"{WAIT_FOR_CLUSTER_S} s and reach the others at their addresses"
         ) from None
+
+
+def check_same_run(strategy: Any, digest: str, cluster: Cluster) -> None:
+    """Stop unless every worker trains the same run: `digest` (a hex string) must agree.
+
+    Workers with different settings or layouts would still exchange gradients, each
+    applying them its own way, and give a model that none of them describes.
+    """
+    import tensorflow as tf
+
+    values = tf.constant(list(bytes.fromhex(digest)), dtype=tf.float64)
+
+    def summed(v: tf.Tensor) -> tf.Tensor:  # over every replica of every worker
+        per_replica = strategy.experimental_distribute_values_from_function(lambda _: v)
+        return strategy.reduce("SUM", per_replica, axis=None)
+
+    # n values are all equal exactly when n * sum(x^2) == sum(x)^2 (exact: small integers).
+    s1, s2 = summed(values), summed(values * values)
+    n = strategy.num_replicas_in_sync
+    if not bool(tf.reduce_all(n * s2 == s1 * s1)):
+        raise PipelineError(
+            f"multi-worker training ({cluster.describe()}): the workers differ in params.yaml, "
+            "their layout files or their TensorFlow/Keras versions; give every machine the "
+            "same commit, params.yaml and layout (dvc pull or dvc repro layout@<task>)"
+        )

@@ -15,6 +15,7 @@ are in place.
 """
 
 import contextlib
+import hashlib
 import math
 import re
 import sys
@@ -37,7 +38,7 @@ from fruitveg.core.errors import PipelineError
 from fruitveg.core.history import Epoch
 from fruitveg.models.backbones import WeightsError
 from fruitveg.models.build import build_model
-from fruitveg.training import keras_multiworker
+from fruitveg.training import cluster, keras_multiworker
 from fruitveg.training.backup import Backup, fingerprint
 from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup
 from fruitveg.training.inputs import decoded, eval_stream, split_files, train_stream
@@ -129,6 +130,10 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
         compile_model(model, m.optimizer, m.lr, s.binary, runtime.jit_compile)
     if s.cluster:
         keras_multiworker.enable(model, runtime.strategy)
+        same = fingerprint(replace(s, cluster=None)) + repr(s.cluster.jobs)
+        cluster.check_same_run(
+            runtime.strategy, hashlib.sha256(same.encode()).hexdigest(), s.cluster
+        )
     backup = Backup(root / paths.train_backup_dir(m.name))
     # Only the chief keeps a backup, so a multi-worker run could not resume every worker
     # from the same epoch: it starts afresh.
