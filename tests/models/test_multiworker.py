@@ -198,6 +198,30 @@ def test_workers_with_different_settings_stop_before_training(tmp_path: Path) ->
         assert not (repo / "data/models").exists()
 
 
+@pytest.mark.slow
+def test_a_worker_whose_peers_never_start_stops(tmp_path: Path) -> None:
+    """TensorFlow would wait forever (ignoring SIGTERM); the watchdog ends it."""
+    p = _params(epochs=1)
+    p["train"]["distribute"] = "multiworker"
+    repo = _repo(tmp_path / "alone", p)
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    tf_config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": 0}}
+    extra = {"TF_CONFIG": json.dumps(tf_config), "FRUITVEG_CLUSTER_WAIT_S": "5"}
+    done = subprocess.run(
+        [sys.executable, str(TRAIN_SCRIPT), "cnn"],
+        cwd=repo,
+        env=env(repo, **extra),
+        capture_output=True,
+        text=True,
+        timeout=STOP_WITHIN_S + 60,  # the interpreter and TensorFlow start first
+    )
+    assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr  # by the watchdog
+    assert (
+        "not every worker in TF_CONFIG joined within 5 s (FRUITVEG_CLUSTER_WAIT_S)" in done.stderr
+    )
+    assert not (repo / "data/models").exists() and not (repo / "plots").exists()
+
+
 def test_cluster_from_tf_config_names_the_chief() -> None:
     from fruitveg.training.cluster import read_cluster
 
@@ -252,6 +276,19 @@ def test_a_bad_tf_config_is_named(tf_config: str | None, message: str) -> None:
     with pytest.raises(PipelineError, match="TF_CONFIG") as caught:
         read_cluster(environ)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("wait", ["0", "-3", "soon", "inf", "nan"])
+def test_a_bad_wait_is_named(wait: str) -> None:
+    from fruitveg.core.errors import PipelineError
+    from fruitveg.training.cluster import read_cluster
+
+    tf_config = {"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}
+    environ = {"TF_CONFIG": json.dumps(tf_config), "FRUITVEG_CLUSTER_WAIT_S": wait}
+    with pytest.raises(PipelineError, match="FRUITVEG_CLUSTER_WAIT_S must be a number"):
+        read_cluster(environ)
+    environ["FRUITVEG_CLUSTER_WAIT_S"] = "2.5"
+    assert read_cluster(environ).wait_s == 2.5
 
 
 def test_the_global_batch_must_split_evenly(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

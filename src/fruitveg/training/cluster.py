@@ -12,6 +12,8 @@ step with it and keep their copies in a temporary folder that is removed afterwa
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +26,8 @@ HINT = (
 )
 JOBS = ("chief", "worker")
 
-# TensorFlow's health check of the other workers (CollectiveAllReduceExtended, private class
-# attributes read when the strategy starts; TF is pinned in requirements.txt and
-# tests/models/test_multiworker.py proves they still work). By default a worker that never
-# starts is waited for forever and a dead one is noticed only at the next check, 30 s later.
-WAIT_FOR_CLUSTER_S = 600  # every worker must have started within this time
-HEALTH_INTERVAL_S = 5  # a dead worker stops the others within about this time
+WAIT_ENV = "FRUITVEG_CLUSTER_WAIT_S"  # how long to wait for every worker to join
+WAIT_DEFAULT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,7 @@ class Cluster:
     jobs: tuple[tuple[str, tuple[str, ...]], ...]  # (job, addresses), chief first
     task_type: str
     task_index: int
+    wait_s: float = WAIT_DEFAULT_S  # every worker must have joined within this time
 
     @property
     def size(self) -> int:
@@ -85,7 +84,18 @@ def read_cluster(environ: Mapping[str, str] | None = None) -> Cluster:
             f"TF_CONFIG: task index {index!r} is not one of the {sizes[task_type]} "
             f"{task_type} address(es) (0 to {sizes[task_type] - 1})"
         )
-    return Cluster(jobs=jobs, task_type=task_type, task_index=index)
+    return Cluster(jobs=jobs, task_type=task_type, task_index=index, wait_s=_wait_s(environ))
+
+
+def _wait_s(environ: Mapping[str, str]) -> float:
+    raw = environ.get(WAIT_ENV, "").strip()
+    try:
+        wait = float(raw) if raw else WAIT_DEFAULT_S
+    except ValueError:
+        wait = -1.0
+    if not 0 < wait < float("inf"):
+        raise PipelineError(f"{WAIT_ENV} must be a number of seconds above 0; got {raw!r}")
+    return wait
 
 
 def _jobs(cluster: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -127,28 +137,39 @@ def _is_address(address: str) -> bool:
     return bool(host) and bool(sep) and port.isdigit() and 0 < int(port) < 65536
 
 
-def multiworker_strategy() -> Any:
+# Run as a separate process: while TensorFlow waits for the cluster, this process runs no
+# Python at all (no thread, no signal handler; SIGINT and SIGTERM are ignored).
+WATCHDOG = """
+import os, select, signal, sys
+pid, wait, message = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+if not select.select([sys.stdin], [], [], wait)[0]:  # no word (or end) from the trainer
+    sys.stderr.write(message)
+    sys.stderr.flush()
+    os.kill(pid, signal.SIGKILL)
+"""
+
+
+def multiworker_strategy(cluster: Cluster) -> Any:
     """TensorFlow's MultiWorkerMirroredStrategy over the cluster in TF_CONFIG.
 
     Must run before TensorFlow starts its runtime (the first op or device listing), as
-    collective ops are configured at start-up. Returns once every worker has joined.
+    collective ops are configured at start-up. Returns once every worker has joined;
+    TensorFlow would wait for them forever, so a watchdog process ends this one with one
+    message if they have not all joined within cluster.wait_s. (Once training runs,
+    TensorFlow's heartbeats stop every worker within seconds when one is lost.)
     """
     import tensorflow as tf
-    from tensorflow.python.distribute.collective_all_reduce_strategy import (
-        CollectiveAllReduceExtended,
-    )
 
-    CollectiveAllReduceExtended._check_health_initial_timeout = WAIT_FOR_CLUSTER_S
-    CollectiveAllReduceExtended._check_health_interval = HEALTH_INTERVAL_S
-    try:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    except RuntimeError as exc:
-        if "Timeout waiting for the cluster" not in str(exc):
-            raise
-        raise PipelineError(
-            f"multi-worker training: {exc}; every worker in TF_CONFIG must start within "
-            f"{WAIT_FOR_CLUSTER_S} s and reach the others at their addresses"
-        ) from None
+    message = (
+        f"error: multi-worker training ({cluster.describe()}): not every worker in TF_CONFIG "
+        f"joined within {cluster.wait_s:g} s ({WAIT_ENV}); start all of them, and check that "
+        "each can reach the others' addresses\n"
+    )
+    args = [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(cluster.wait_s), message]
+    with subprocess.Popen(args, stdin=subprocess.PIPE) as watchdog:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        watchdog.stdin.close()  # joined: the watchdog ends quietly
+    return strategy
 
 
 def check_same_run(strategy: Any, digest: str, cluster: Cluster) -> None:
@@ -171,6 +192,8 @@ def check_same_run(strategy: Any, digest: str, cluster: Cluster) -> None:
     if not bool(tf.reduce_all(n * s2 == s1 * s1)):
         raise PipelineError(
             f"multi-worker training ({cluster.describe()}): the workers differ in params.yaml, "
-            "their layout files or their TensorFlow/Keras versions; give every machine the "
-            "same commit, params.yaml and layout (dvc pull or dvc repro layout@<task>)"
+            "their layout files, their TensorFlow/Keras versions or the precision and XLA "
+            "their hardware chose for 'auto'; give every machine the same commit, params.yaml "
+            "and layout (dvc pull or dvc repro layout@<task>), and set train.mixed_precision "
+            "and train.jit_compile when the machines differ"
         )

@@ -130,7 +130,10 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
         compile_model(model, m.optimizer, m.lr, s.binary, runtime.jit_compile)
     if s.cluster:
         keras_multiworker.enable(model, runtime.strategy)
-        same = fingerprint(replace(s, cluster=None)) + repr(s.cluster.jobs)
+        # What must agree: settings, layout, versions, the cluster, and what each machine
+        # resolved from 'auto' (precision, XLA) on its own hardware.
+        same = f"{fingerprint(replace(s, cluster=None))} {s.cluster.jobs} {runtime.precision}"
+        same += f" XLA {runtime.jit_compile}"
         cluster.check_same_run(
             runtime.strategy, hashlib.sha256(same.encode()).hexdigest(), s.cluster
         )

@@ -37,7 +37,7 @@ def configure_runtime(s: TrainSettings) -> Runtime:
         with contextlib.suppress(RuntimeError):
             tf.config.experimental.set_memory_growth(gpu, True)
     # Collective ops are configured when TensorFlow starts, so before any op or device list.
-    multiworker = multiworker_strategy() if s.cluster else None
+    multiworker = multiworker_strategy(s.cluster) if s.cluster else None
     keras.utils.set_random_seed(s.seed)
     tf.config.experimental.enable_op_determinism()
     options = s.train
