@@ -28,18 +28,16 @@ system:
 	@command -v mariadbd >/dev/null || command -v /usr/sbin/mariadbd >/dev/null || { \
 	  echo "installing mariadb-server for the database tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; }
-	@command -v chromium >/dev/null && command -v npm >/dev/null || { \
-	  echo "installing chromium and npm for the offline plots test"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium npm >/dev/null; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium for the offline plots test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # Offline plots: vega, vega-lite and vega-embed from npm (pinned in vega/package-lock.json),
 # inlined into vega/page.html, the page template .dvc/config gives `dvc plots show`.
 plots-offline: vega/page.html
 
 vega/page.html: vega/package.json vega/package-lock.json vega/page.html.in scripts/offline_plots.py
-	@command -v npm >/dev/null || { echo "npm missing: apt-get install npm (or make system)"; exit 1; }
-	cd vega && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-	$(PY) scripts/offline_plots.py
+	$(PY) scripts/offline_plots.py  # from the npm registry, integrity-checked; no npm needed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
