@@ -1,0 +1,90 @@
+"""export@<model> on a tiny hand-set model: every format converted and scored against the
+Keras model in one run; a format the converter refuses and one whose accuracy collapses
+each give a row saying so, and the stage still succeeds."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fruitveg.core import params
+from fruitveg.evaluation.loading import find_split
+from fruitveg.evaluation.statistics import exact_interval
+from fruitveg.export import run as export_run
+from fruitveg.export.convert import FORMATS, ConversionError, convert
+from fruitveg.export.run import calibration_sample, export
+from fruitveg.export.settings import export_settings
+
+from .conftest import LABELS, colour_model
+
+
+def formats(result: dict) -> dict[str, dict]:
+    return {r["format"]: r for r in result["formats"]}
+
+
+def test_every_format_is_written_and_scored_against_keras(trained, stage):
+    code, out, err = stage("export.py", "cnn")
+    assert code == 0, err
+    result = json.loads(Path("metrics/export/cnn.json").read_text())
+    rows = formats(result)
+    assert list(rows) == ["keras", *FORMATS]
+    assert result["n_test"] == 3 * len(LABELS) and result["threads"] == 1
+    assert result["calibration_images"] == 8
+    keras_row = rows["keras"]
+    assert keras_row["accuracy"] == 1.0  # the colours are far apart
+    for fmt in FORMATS:
+        r = rows[fmt]
+        assert r["status"] == "ok", r
+        file = Path(f"data/exports/cnn/{fmt}.tflite")
+        assert file.stat().st_size == r["size_bytes"]
+        assert r["size_ratio"] == pytest.approx(r["size_bytes"] / keras_row["size_bytes"], 1e-5)
+        low, high = exact_interval(round(r["accuracy"] * 12), 12)
+        assert (r["accuracy_ci_low"], r["accuracy_ci_high"]) == pytest.approx((low, high), 1e-5)
+        assert r["agreement"] >= 11 / 12  # int8 included: the same class on (nearly) every image
+        assert r["latency_ms"] > 0 and r["images_per_s"] > 0
+        assert f"{fmt}:" in out
+    assert json.loads(Path("data/exports/cnn/labels.json").read_text()) == LABELS
+
+
+def test_calibration_sample_is_seeded_and_bounded(world):
+    split = find_split(Path("data/layouts/multiclass"), "train")
+    a, b = calibration_sample(split, 5, seed=1), calibration_sample(split, 5, seed=1)
+    assert a.files == b.files and len(a.files) == 5 and a.files == sorted(a.files)
+    assert calibration_sample(split, 5, seed=2).files != a.files
+    assert len(calibration_sample(split, 999, seed=1).files) == len(split.files)
+
+
+def test_a_refused_format_and_a_collapsed_one_are_rows_not_failures(trained, monkeypatch):
+    """Simulated: the converter refuses dynamic-range int8; float16 is given a model that
+    always answers the same class, so its accuracy collapses to one class in four."""
+    constant = colour_model()
+    dense = constant.layers[-1]
+    dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])
+
+    def flaky(model, fmt, calibration):
+        if fmt == "dynamic_int8":
+            raise ConversionError("RuntimeError: simulated: op FOO is not supported")
+        return convert(constant if fmt == "float16" else model, fmt, calibration)
+
+    monkeypatch.setattr(export_run, "convert", flaky)
+    result = export(export_settings(params.load(), "cnn"))
+    rows = formats(result)
+    assert rows["dynamic_int8"]["status"] == "failed"
+    assert "simulated: op FOO is not supported" in rows["dynamic_int8"]["reason"]
+    assert not Path("data/exports/cnn/dynamic_int8.tflite").exists()
+    collapsed = rows["float16"]
+    assert collapsed["status"] == "collapsed"
+    assert collapsed["accuracy"] == pytest.approx(0.25)
+    assert collapsed["change_points"] == pytest.approx(-75.0)
+    assert "more than export.collapse_points (5)" in collapsed["reason"]
+    assert collapsed["p_value"] < 0.01  # 9 images only Keras got right, none the other way
+    assert rows["int8"]["status"] == rows["float32"]["status"] == "ok"
+    assert json.loads(Path("metrics/export/cnn.json").read_text()) == result
+
+
+def test_an_untrained_model_names_the_stage_to_run(world, stage):
+    code, _, err = stage("export.py", "cnn")
+    assert code == 1
+    assert "data/models/cnn/model.keras: model file not found; train it first" in err
+    assert not Path("metrics/export/cnn.json").exists()
