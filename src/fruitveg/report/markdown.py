@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 
+from fruitveg.report import lightening
 from fruitveg.report.build import AUDIT_FACTS
 
 SYNTHETIC = (
@@ -194,4 +195,6 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines += paired_lines(report)
     if report["confused_pairs"]:
         lines += confused_lines(report)
+    if report.get("lightening"):
+        lines += lightening.markdown_lines(report)
     return "\n".join(lines)
