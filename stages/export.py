@@ -1,8 +1,9 @@
 """export@<model>: the trained model in TensorFlow Lite formats, each scored against Keras.
 
 Usage: python stages/export.py <model>   (from the repository root)
-Reads params.yaml: models.<model>, export (calibration_images, latency_images, batch_size,
-threads, collapse_points), evaluate.threshold, seed.
+Reads params.yaml: models (this model's block; export.models is checked against the names),
+export (models, calibration_images, latency_images, batch_size, threads, collapse_points),
+evaluate.threshold, seed.
 Writes data/exports/<model>/ (<format>.tflite, labels.json) and metrics/export/<model>.json.
 """
 
@@ -24,6 +25,9 @@ def main() -> None:
 
     settings = export_settings(params.load(), sys.argv[1])  # every setting checked, once
     result = export(settings)
+    if "skipped" in result:
+        print(f"export@{settings.name}: skipped ({result['skipped']})")
+        return
     print(f"export@{settings.name}: {result['n_test']} test images, {result['threads']} threads")
     for r in result["formats"]:
         if r["status"] == "failed":

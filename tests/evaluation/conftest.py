@@ -84,10 +84,18 @@ def write_history(root: Path, model: str, rows: list[tuple[float, float, float, 
     path.write_text("".join(lines), encoding="utf-8")
 
 
-def write_export(root: Path, model: str, keras_accuracy: float, n_test: int) -> None:
+def write_export(
+    root: Path, model: str, keras_accuracy: float, n_test: int, skipped: bool = False
+) -> None:
     """metrics/export/<model>.json as export@<model> writes it: Keras, three formats that
-    converted (int8 one image worse) and one the converter refused."""
+    converted (int8 one image worse) and one the converter refused; or a skipped model."""
     size = 4_000_000
+    path = root / "metrics" / "export" / f"{model}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if skipped:
+        content = {"model": model, "skipped": "not in params.yaml export.models", "formats": []}
+        path.write_text(json.dumps(content), encoding="utf-8")
+        return
 
     def row(fmt: str, ratio: float, accuracy: float, latency: float) -> dict:
         change = 100 * (accuracy - keras_accuracy)
@@ -105,8 +113,6 @@ def write_export(root: Path, model: str, keras_accuracy: float, n_test: int) -> 
         {"format": "dynamic_int8", "status": "failed", "reason": "converter: simulated"},
         row("int8", 0.25, keras_accuracy - 1 / n_test, 0.5),
     ]
-    path = root / "metrics" / "export" / f"{model}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     content = {"model": model, "n_test": n_test, "threads": 2, "formats": formats}
     path.write_text(json.dumps(content), encoding="utf-8")
 

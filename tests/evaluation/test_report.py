@@ -101,7 +101,8 @@ def evaluated(tmp_path: Path, monkeypatch) -> Path:
                for i in range(4)]  # fmt: skip
     write_eval(tmp_path, "binary_cnn", binary, params=500)
     for model, mistakes in MISTAKES.items():
-        write_export(tmp_path, model, 1 - len(mistakes) / len(IMAGES), len(IMAGES))
+        accuracy = 1 - len(mistakes) / len(IMAGES)
+        write_export(tmp_path, model, accuracy, len(IMAGES), skipped=model == "vgg16")
     write_export(tmp_path, "binary_cnn", 7 / 8, 8)
     write_layouts_audit_and_lock(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -261,8 +262,9 @@ def test_lightening_table_and_picture_show_every_model_in_every_format(evaluated
     assert code == 0, err
     content = json.loads((evaluated / "metrics/report.json").read_text())
     table = content["lightening"]
-    models = ["binary_cnn", "cnn", "cnn_attention", "vgg16"]  # params.yaml's order
-    assert [r["model"] for r in table] == [m for m in models for _ in range(5)]
+    models = ["binary_cnn", "cnn", "cnn_attention"]  # params.yaml's order; vgg16 skipped
+    assert [r["model"] for r in table] == [m for m in models for _ in range(5)] + ["vgg16"]
+    assert table[-1]["status"] == "skipped"
     cnn = {r["format"]: r for r in table if r["model"] == "cnn"}
     assert cnn["int8"]["change_points"] == pytest.approx(-5.0)  # one image of 20
     assert cnn["dynamic_int8"]["status"] == "failed"
@@ -273,6 +275,8 @@ def test_lightening_table_and_picture_show_every_model_in_every_format(evaluated
     assert "| cnn | dynamic_int8 | | | | | | | | | | failed |" in section
     keras = "| cnn | keras | 4.00 | 1.000 | 80.00 (40.00-90.00) |  |  | 100.0 | 2.00 | 1.00 "
     assert keras in section
+    assert "Not exported in this configuration (`export.models`): vgg16." in section
+    assert "| vgg16 |" not in section
     assert (evaluated / "plots/report/lightening.png").stat().st_size > 10_000
 
 

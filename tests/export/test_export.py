@@ -3,6 +3,7 @@ Keras model in one run; a format the converter refuses and one whose accuracy co
 each give a row saying so, and the stage still succeeds."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from fruitveg.core import params
 from fruitveg.evaluation.loading import find_split
 from fruitveg.evaluation.statistics import exact_interval
 from fruitveg.export import run as export_run
-from fruitveg.export.convert import FORMATS, ConversionError, convert
+from fruitveg.export.convert import FORMATS, ConversionError, convert, saved_model
 from fruitveg.export.run import calibration_sample, export
 from fruitveg.export.settings import export_settings
 
@@ -55,17 +56,20 @@ def test_calibration_sample_is_seeded_and_bounded(world):
     assert len(calibration_sample(split, 999, seed=1).files) == len(split.files)
 
 
-def test_a_refused_format_and_a_collapsed_one_are_rows_not_failures(trained, monkeypatch):
+def test_a_refused_format_and_a_collapsed_one_are_rows_not_failures(trained, monkeypatch, tmp_path):
     """Simulated: the converter refuses dynamic-range int8; float16 is given a model that
     always answers the same class, so its accuracy collapses to one class in four."""
     constant = colour_model()
     dense = constant.layers[-1]
     dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])
 
-    def flaky(model, fmt, calibration):
+    with saved_model(constant) as folder:
+        constant_source = shutil.copytree(folder, tmp_path / "constant")
+
+    def flaky(source, fmt, calibration):
         if fmt == "dynamic_int8":
             raise ConversionError("RuntimeError: simulated: op FOO is not supported")
-        return convert(constant if fmt == "float16" else model, fmt, calibration)
+        return convert(constant_source if fmt == "float16" else source, fmt, calibration)
 
     monkeypatch.setattr(export_run, "convert", flaky)
     result = export(export_settings(params.load(), "cnn"))
@@ -83,8 +87,38 @@ def test_a_refused_format_and_a_collapsed_one_are_rows_not_failures(trained, mon
     assert json.loads(Path("metrics/export/cnn.json").read_text()) == result
 
 
+def test_a_model_left_out_of_export_models_is_recorded_as_skipped(trained, stage):
+    text = Path("params.yaml").read_text()
+    Path("params.yaml").write_text(text.replace("models: all", "models: []"))
+    code, out, err = stage("export.py", "cnn")
+    assert code == 0, err
+    assert "export@cnn: skipped (not in params.yaml export.models)" in out
+    result = json.loads(Path("metrics/export/cnn.json").read_text())
+    assert result["skipped"] == "not in params.yaml export.models" and result["formats"] == []
+    assert [p.name for p in Path("data/exports/cnn").iterdir()] == ["SKIPPED"]
+    Path("params.yaml").write_text(text.replace("models: all", "models: [cnn, vgg16]"))
+    code, _, err = stage("export.py", "cnn")
+    assert code == 1
+    assert "'export.models' lists 'vgg16', which is not a model of 'models' (cnn)" in err
+
+
 def test_an_untrained_model_names_the_stage_to_run(world, stage):
     code, _, err = stage("export.py", "cnn")
     assert code == 1
     assert "data/models/cnn/model.keras: model file not found; train it first" in err
     assert not Path("metrics/export/cnn.json").exists()
+
+
+def test_a_model_the_converter_cannot_take_at_all_gives_failed_rows(trained, monkeypatch):
+    """Simulated: the SavedModel export every format starts from fails."""
+
+    def refuse(model):
+        raise ConversionError("SavedModel export: ValueError: simulated unsupported layer")
+
+    monkeypatch.setattr(export_run, "saved_model", refuse)
+    rows = formats(export(export_settings(params.load(), "cnn")))
+    assert rows["keras"]["status"] == "ok"
+    for fmt in FORMATS:
+        assert rows[fmt]["status"] == "failed"
+        assert "simulated unsupported layer" in rows[fmt]["reason"]
+    assert sorted(p.name for p in Path("data/exports/cnn").iterdir()) == ["labels.json"]

@@ -9,6 +9,9 @@ wrapper (fruitveg.export.runtime) quantizes and dequantizes at the edges.
 
 import contextlib
 import io
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,13 +31,29 @@ class ConversionError(PipelineError):
     """The converter refused the model in one format; the message is its reason."""
 
 
-def convert(model: Any, fmt: str, calibration: np.ndarray) -> bytes:
-    """The .tflite bytes of `model` in `fmt`; `calibration` (uint8 images) sets int8's ranges."""
+@contextlib.contextmanager
+def saved_model(model: Any) -> Iterator[Path]:
+    """`model` as a TensorFlow SavedModel in a temporary folder, exported once for every
+    format (TFLiteConverter.from_keras_model would export it again for each: most of the
+    conversion time of a large model)."""
+    with tempfile.TemporaryDirectory(prefix="fruitveg-export-") as tmp:
+        try:
+            # Keras prints the signature it exported on stdout: not the stage's output.
+            with contextlib.redirect_stdout(io.StringIO()):
+                model.export(tmp, format="tf_saved_model")
+        except Exception as exc:  # many types; each means no format can be made
+            raise ConversionError(f"SavedModel export: {reason(exc)}") from exc
+        yield Path(tmp)
+
+
+def convert(source: Path, fmt: str, calibration: np.ndarray) -> bytes:
+    """The .tflite bytes of the SavedModel `source` in `fmt`; `calibration` (uint8 images)
+    sets full-integer int8's ranges."""
     import tensorflow as tf
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(source))
     if fmt != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if fmt == "float16":
@@ -50,9 +69,7 @@ def convert(model: Any, fmt: str, calibration: np.ndarray) -> bytes:
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.int8
     try:
-        # Keras prints the temporary SavedModel's signature on stdout: not the stage's output.
-        with contextlib.redirect_stdout(io.StringIO()):
-            return converter.convert()
+        return converter.convert()
     except Exception as exc:  # the converter raises many types; each means "can't convert"
         raise ConversionError(reason(exc)) from exc
 

@@ -6,10 +6,14 @@ the exact McNemar test against it on the same images, file size, single-image la
 throughput (interpreter threads = cores). A format the converter refuses, or whose
 interpreter fails, is a row with status `failed` and the reason; one whose accuracy falls
 more than `export.collapse_points` below Keras' is `collapsed`: the stage itself succeeds,
-so one unconvertible model never stops the pipeline.
+so one unconvertible model never stops the pipeline. A model left out of `export.models`
+(the offline default leaves out the untrained-for-long backbones, which would double the
+pipeline's time) is recorded as skipped.
 """
 
+import contextlib
 import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,11 +31,12 @@ from fruitveg.evaluation.loading import (
 )
 from fruitveg.evaluation.scores import predicted_classes, probabilities
 from fruitveg.evaluation.statistics import exact_interval, mcnemar_exact
-from fruitveg.export.convert import FORMATS, ConversionError, convert, reason
+from fruitveg.export.convert import FORMATS, ConversionError, convert, reason, saved_model
 from fruitveg.export.runtime import TfliteModel
 from fruitveg.export.settings import ExportSettings
 
 OK, COLLAPSED, FAILED = "ok", "collapsed", "failed"
+SKIPPED = "not in params.yaml export.models"
 
 
 def calibration_sample(split: TestSplit, n: int, seed: int) -> TestSplit:
@@ -91,9 +96,21 @@ def _row(
     return row
 
 
+def skip(settings: ExportSettings) -> dict[str, Any]:
+    """A model left out of export.models: recorded as such, at no cost (no TensorFlow)."""
+    name = settings.name
+    with atomic_dir(paths.export_dir(name)) as out:  # a DVC output: present, even if empty
+        (out / "SKIPPED").write_text(f"{name} is not in params.yaml export.models\n")
+    result = {"model": name, "task": settings.model.task, "skipped": SKIPPED, "formats": []}
+    write_json(paths.export_json(name), result)
+    return result
+
+
 def export(settings: ExportSettings) -> dict[str, Any]:
     """Convert, score and write one model's exports; returns what metrics/export holds."""
     name = settings.name
+    if not settings.enabled:
+        return skip(settings)
     model_dir = paths.model_dir(name)
     layout = paths.layout_dir(settings.model.task)
     split = find_test_split(layout)
@@ -116,13 +133,19 @@ def export(settings: ExportSettings) -> dict[str, Any]:
                  "images_per_s": keras["images_per_s"]}  # fmt: skip
     keras["accuracy"] = keras_row["accuracy"]
     rows = [keras_row]
-    with atomic_dir(paths.export_dir(name)) as out:
+    with atomic_dir(paths.export_dir(name)) as out, contextlib.ExitStack() as stack:
         shutil.copyfile(model_dir / "labels.json", out / "labels.json")
+        try:
+            source: Path | None = stack.enter_context(saved_model(model))
+        except ConversionError as exc:
+            source, why = None, f"converter: {exc}"
         for fmt in FORMATS:
             try:
-                content = convert(model, fmt, calibration)
+                if source is None:
+                    raise ConversionError(why)
+                content = convert(source, fmt, calibration)
             except ConversionError as exc:
-                rows.append(_failed(fmt, f"converter: {exc}"))
+                rows.append(_failed(fmt, str(exc) if source is None else f"converter: {exc}"))
                 continue
             try:
                 scored = _scores(TfliteModel(content, threads), images, settings)

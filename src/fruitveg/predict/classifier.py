@@ -52,9 +52,11 @@ def _failed_reason(name: str, fmt: str) -> str | None:
     """Why export@<name> left `fmt` out, as its metrics file says; None if it doesn't."""
     try:
         result = read_json(paths.export_json(name), "")
+        if isinstance(result.get("skipped"), str):
+            return f"{name} is {result['skipped']}: add it there and run `dvc repro export@{name}`"
         row = next(r for r in result["formats"] if r["format"] == fmt)
         return row["reason"] if row["status"] == "failed" else None
-    except (PipelineError, KeyError, TypeError, StopIteration):
+    except (PipelineError, KeyError, TypeError, AttributeError, StopIteration):
         return None
 
 

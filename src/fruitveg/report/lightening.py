@@ -26,6 +26,10 @@ def rows(models: tuple[ModelConfig, ...], exports: dict[str, dict[str, Any]]) ->
     out = []
     for m in models:
         export = exports[m.name]
+        if "skipped" in export:
+            out.append({"model": m.name, "format": None, "status": "skipped",
+                        "reason": export["skipped"]})  # fmt: skip
+            continue
         for r in export["formats"]:
             out.append(
                 {"model": m.name, "n_test": export["n_test"], "threads": export["threads"]}
@@ -39,7 +43,15 @@ def _num(value: float | None, form: str) -> str:
 
 
 def markdown_lines(report: dict[str, Any]) -> list[str]:
-    table = report["lightening"]
+    skipped = [r["model"] for r in report["lightening"] if r["status"] == "skipped"]
+    table = [r for r in report["lightening"] if r["status"] != "skipped"]
+    if not table:
+        return [
+            "## Lightening: TensorFlow Lite formats",
+            "",
+            f"No model exported (`export.models`); left out: {', '.join(skipped)}.",
+            "",
+        ]
     threads = "/".join(str(t) for t in sorted({r["threads"] for r in table}))
     lines = [
         "## Lightening: TensorFlow Lite formats",
@@ -78,19 +90,23 @@ def markdown_lines(report: dict[str, Any]) -> list[str]:
             f"| {r['latency_ms']:.2f} | {r['latency_ratio']:.2f} | {r['images_per_s']:,.0f} "
             f"| {r['status']} |"
         )
+    if skipped:
+        left_out = ", ".join(skipped)
+        lines += ["", f"Not exported in this configuration (`export.models`): {left_out}."]
     return [*lines, ""]
 
 
 def plot(table: list[dict[str, Any]], target: Path) -> None:
     """Accuracy against file size (log scale): a colour per model, a marker per format, a
     line through each model's formats; collapsed formats drawn hollow."""
+    table = [r for r in table if r["status"] in ("ok", "collapsed")]
     fig = Figure(figsize=(9, 6), dpi=100)
     ax = fig.subplots()
     models = list(dict.fromkeys(r["model"] for r in table))
     colours = {m: f"C{i % 10}" for i, m in enumerate(models)}
     for m in models:
         done = sorted(
-            (r for r in table if r["model"] == m and r["status"] != "failed"),
+            (r for r in table if r["model"] == m),
             key=lambda r: r["size_bytes"],
         )
         if not done:

@@ -195,6 +195,6 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines += paired_lines(report)
     if report["confused_pairs"]:
         lines += confused_lines(report)
-    if report.get("lightening"):
+    if report.get("lightening"):  # reports built before export@<model> existed have none
         lines += lightening.markdown_lines(report)
     return "\n".join(lines)
