@@ -20,14 +20,17 @@ def main() -> None:
         raise PipelineError(USAGE)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before Keras loads TensorFlow
     from fruitveg.core import params
-    from fruitveg.export.run import export
     from fruitveg.export.settings import export_settings
 
     settings = export_settings(params.load(), sys.argv[1])  # every setting checked, once
-    result = export(settings)
-    if "skipped" in result:
-        print(f"export@{settings.name}: skipped ({result['skipped']})")
+    if not settings.enabled:
+        from fruitveg.export.skip import skip  # without the heavy imports of a real export
+
+        print(f"export@{settings.name}: skipped ({skip(settings)['skipped']})")
         return
+    from fruitveg.export.run import export
+
+    result = export(settings)
     print(f"export@{settings.name}: {result['n_test']} test images, {result['threads']} threads")
     for r in result["formats"]:
         if r["status"] == "failed":

@@ -34,9 +34,9 @@ from fruitveg.evaluation.statistics import exact_interval, mcnemar_exact
 from fruitveg.export.convert import FORMATS, ConversionError, convert, reason, saved_model
 from fruitveg.export.runtime import TfliteModel
 from fruitveg.export.settings import ExportSettings
+from fruitveg.export.skip import skip
 
 OK, COLLAPSED, FAILED = "ok", "collapsed", "failed"
-SKIPPED = "not in params.yaml export.models"
 
 
 def calibration_sample(split: TestSplit, n: int, seed: int) -> TestSplit:
@@ -94,16 +94,6 @@ def _row(
             f"export.collapse_points ({settings.collapse_points:g})"
         )
     return row
-
-
-def skip(settings: ExportSettings) -> dict[str, Any]:
-    """A model left out of export.models: recorded as such, at no cost (no TensorFlow)."""
-    name = settings.name
-    with atomic_dir(paths.export_dir(name)) as out:  # a DVC output: present, even if empty
-        (out / "SKIPPED").write_text(f"{name} is not in params.yaml export.models\n")
-    result = {"model": name, "task": settings.model.task, "skipped": SKIPPED, "formats": []}
-    write_json(paths.export_json(name), result)
-    return result
 
 
 def export(settings: ExportSettings) -> dict[str, Any]:

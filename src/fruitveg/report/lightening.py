@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from fruitveg.core.model_config import ModelConfig
 from fruitveg.evaluation.files import save_png
@@ -121,6 +122,10 @@ def plot(table: list[dict[str, Any]], target: Path) -> None:
                 facecolors="none" if hollow else colours[m], edgecolors=colours[m],
             )  # fmt: skip
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.margins(x=0.1, y=0.1)
     ax.set_xlabel("file size, MB (log scale)")
     ax.set_ylabel("test accuracy, %")
     ax.set_title("Accuracy against file size, every model in every format")
@@ -130,7 +135,10 @@ def plot(table: list[dict[str, Any]], target: Path) -> None:
         Line2D([], [], color="grey", marker=mk, linestyle="none", label=f)
         for f, mk in MARKERS.items()
     ]
-    first = ax.legend(handles=by_model, loc="upper left", fontsize=8, title="model")
+    # Beside the axes, not on them: the points of a model sit anywhere in the plane.
+    first = ax.legend(handles=by_model, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
+                      title="model")  # fmt: skip
     ax.add_artist(first)
-    ax.legend(handles=by_format, loc="lower right", fontsize=8, title="format")
+    ax.legend(handles=by_format, loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8,
+              title="format")  # fmt: skip
     save_png(fig, target)
