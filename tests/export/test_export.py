@@ -57,8 +57,9 @@ def test_calibration_sample_is_seeded_and_bounded(world):
 
 
 def test_a_refused_format_and_a_collapsed_one_are_rows_not_failures(trained, monkeypatch, tmp_path):
-    """Simulated: the converter refuses dynamic-range int8; float16 is given a model that
-    always answers the same class, so its accuracy collapses to one class in four."""
+    """Simulated: the converter refuses dynamic-range int8; float32 comes out as bytes the
+    interpreter can't load; float16 is given a model that always answers the same class,
+    so its accuracy collapses to one class in four."""
     constant = colour_model()
     dense = constant.layers[-1]
     dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])
@@ -69,6 +70,8 @@ def test_a_refused_format_and_a_collapsed_one_are_rows_not_failures(trained, mon
     def flaky(source, fmt, calibration):
         if fmt == "dynamic_int8":
             raise ConversionError("RuntimeError: simulated: op FOO is not supported")
+        if fmt == "float32":
+            return b"not a flatbuffer"
         return convert(constant_source if fmt == "float16" else source, fmt, calibration)
 
     monkeypatch.setattr(export_run, "convert", flaky)
@@ -83,7 +86,10 @@ def test_a_refused_format_and_a_collapsed_one_are_rows_not_failures(trained, mon
     assert collapsed["change_points"] == pytest.approx(-75.0)
     assert "more than export.collapse_points (5)" in collapsed["reason"]
     assert collapsed["p_value"] < 0.01  # 9 images only Keras got right, none the other way
-    assert rows["int8"]["status"] == rows["float32"]["status"] == "ok"
+    assert rows["float32"]["status"] == "failed"
+    assert rows["float32"]["reason"].startswith("interpreter: ValueError")
+    assert not Path("data/exports/cnn/float32.tflite").exists()
+    assert rows["int8"]["status"] == "ok"
     assert json.loads(Path("metrics/export/cnn.json").read_text()) == result
 
 

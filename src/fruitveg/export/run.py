@@ -126,16 +126,16 @@ def export(settings: ExportSettings) -> dict[str, Any]:
     with atomic_dir(paths.export_dir(name)) as out, contextlib.ExitStack() as stack:
         shutil.copyfile(model_dir / "labels.json", out / "labels.json")
         try:
-            source: Path | None = stack.enter_context(saved_model(model))
-        except ConversionError as exc:
-            source, why = None, f"converter: {exc}"
+            source, refused = stack.enter_context(saved_model(model)), None
+        except ConversionError as exc:  # no format can be made: each says why
+            source, refused = Path(), f"converter: {exc}"
         for fmt in FORMATS:
             try:
-                if source is None:
-                    raise ConversionError(why)
+                if refused:
+                    raise ConversionError(refused.removeprefix("converter: "))
                 content = convert(source, fmt, calibration)
             except ConversionError as exc:
-                rows.append(_failed(fmt, str(exc) if source is None else f"converter: {exc}"))
+                rows.append(_failed(fmt, f"converter: {exc}"))
                 continue
             try:
                 scored = _scores(TfliteModel(content, threads), images, settings)
