@@ -1,9 +1,8 @@
 """export@<model>: the trained model in TensorFlow Lite formats, each scored against Keras.
 
 Usage: python stages/export.py <model>   (from the repository root)
-Reads params.yaml: models (this model's block; export.models is checked against the names),
-export (models, calibration_images, latency_images, batch_size, threads, collapse_points),
-evaluate.threshold, seed.
+Reads params.yaml: models.<model>, export (archs, calibration_images, latency_images,
+batch_size, threads, collapse_points), evaluate.threshold, seed.
 Writes data/exports/<model>/ (<format>.tflite, labels.json) and metrics/export/<model>.json.
 """
 

@@ -43,7 +43,6 @@ def tiny(params: dict) -> None:
     for model in params.get("models", {}).values():
         model["epochs"] = 1
         model["batch_size"] = 16
-    params["export"]["models"] = ["cnn"]  # one real TFLite export; the others are skipped
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,8 @@ def write_export(
     path = root / "metrics" / "export" / f"{model}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     if skipped:
-        content = {"model": model, "skipped": "not in params.yaml export.models", "formats": []}
+        why = "its architecture, vgg16, is not in params.yaml export.archs"
+        content = {"model": model, "skipped": why, "formats": []}
         path.write_text(json.dumps(content), encoding="utf-8")
         return
 

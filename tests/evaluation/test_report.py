@@ -275,7 +275,7 @@ def test_lightening_table_and_picture_show_every_model_in_every_format(evaluated
     assert "| cnn | dynamic_int8 | | | | | | | | | | failed |" in section
     keras = "| cnn | keras | 4.00 | 1.000 | 80.00 (40.00-90.00) |  |  | 100.0 | 2.00 | 1.00 "
     assert keras in section
-    assert "Not exported in this configuration (`export.models`): vgg16." in section
+    assert "Not exported in this configuration (`export.archs`): vgg16." in section
     assert "| vgg16 |" not in section
     assert (evaluated / "plots/report/lightening.png").stat().st_size > 10_000
 

@@ -29,7 +29,7 @@ LABELS = sorted(COLOURS)
 PARAMS = f"""\
 seed: 5
 evaluate: {{batch_size: 8, bootstrap_resamples: 200, threshold: 0.5, ece_bins: 15}}
-export: {{models: all, calibration_images: 8, latency_images: 3, batch_size: 8, threads: 1,
+export: {{archs: all, calibration_images: 8, latency_images: 3, batch_size: 8, threads: 1,
           collapse_points: 5.0}}
 models:
   cnn: {model_block("multiclass")}

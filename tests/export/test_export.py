@@ -93,19 +93,20 @@ def test_a_refused_format_and_a_collapsed_one_are_rows_not_failures(trained, mon
     assert json.loads(Path("metrics/export/cnn.json").read_text()) == result
 
 
-def test_a_model_left_out_of_export_models_is_recorded_as_skipped(trained, stage):
+def test_a_model_whose_arch_is_left_out_is_recorded_as_skipped(trained, stage):
     text = Path("params.yaml").read_text()
-    Path("params.yaml").write_text(text.replace("models: all", "models: []"))
+    Path("params.yaml").write_text(text.replace("archs: all", "archs: [vgg16, resnet50]"))
     code, out, err = stage("export.py", "cnn")
     assert code == 0, err
-    assert "export@cnn: skipped (not in params.yaml export.models)" in out
+    why = "its architecture, cnn, is not in params.yaml export.archs"
+    assert f"export@cnn: skipped ({why})" in out
     result = json.loads(Path("metrics/export/cnn.json").read_text())
-    assert result["skipped"] == "not in params.yaml export.models" and result["formats"] == []
+    assert result["skipped"] == why and result["formats"] == []
     assert [p.name for p in Path("data/exports/cnn").iterdir()] == ["SKIPPED"]
-    Path("params.yaml").write_text(text.replace("models: all", "models: [cnn, vgg16]"))
+    Path("params.yaml").write_text(text.replace("archs: all", "archs: [cnn, vgg]"))
     code, _, err = stage("export.py", "cnn")
     assert code == 1
-    assert "'export.models' lists 'vgg16', which is not a model of 'models' (cnn)" in err
+    assert "'export.archs' must be all or a list of cnn, vgg16, resnet50; got ['cnn', 'vgg']" in err
 
 
 def test_an_untrained_model_names_the_stage_to_run(world, stage):

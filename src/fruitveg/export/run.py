@@ -6,9 +6,9 @@ the exact McNemar test against it on the same images, file size, single-image la
 throughput (interpreter threads = cores). A format the converter refuses, or whose
 interpreter fails, is a row with status `failed` and the reason; one whose accuracy falls
 more than `export.collapse_points` below Keras' is `collapsed`: the stage itself succeeds,
-so one unconvertible model never stops the pipeline. A model left out of `export.models`
-(the offline default leaves out the untrained-for-long backbones, which would double the
-pipeline's time) is recorded as skipped.
+so one unconvertible model never stops the pipeline. A model whose architecture
+`export.archs` leaves out (the offline default leaves out the backbones, trained there for
+one epoch from scratch, whose conversions would add minutes) is recorded as skipped.
 """
 
 import contextlib

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fruitveg.core import params as P
-from fruitveg.core.model_config import ModelConfig, model_config
+from fruitveg.core.model_config import ARCHS, ModelConfig, model_config
 
 
 def cores() -> int:
@@ -25,7 +25,7 @@ class ExportSettings:
     """Which model, params.yaml's `export:` block, evaluate's threshold and the seed."""
 
     model: ModelConfig
-    enabled: bool = True  # in export.models; a model left out is recorded as skipped
+    enabled: bool = True  # its arch is in export.archs; else it is recorded as skipped
     calibration_images: int = 32  # seeded sample of the training layout (full-integer int8)
     latency_images: int = 20  # single-image latency: median over this many test images
     batch_size: int = 64  # throughput is timed at this batch size
@@ -43,29 +43,30 @@ class ExportSettings:
         return self.threads or cores()
 
 
-def exported_models(params: dict[str, Any]) -> tuple[str, ...]:
-    """export.models: `all`, or a list of models of params.yaml's `models:`."""
-    key = "export.models"
+def exported_archs(params: dict[str, Any]) -> tuple[str, ...]:
+    """export.archs: `all`, or a list of architectures (cnn, vgg16, resnet50).
+
+    By architecture, not by model name: the cost of a conversion follows the network's
+    size, a new model of a listed architecture is exported with no other edit, and a
+    configuration that drops models from `models:` needs no change here.
+    """
+    key = "export.archs"
     value = P.get(params, key)
-    known = P.get(params, "models")
     if value == "all":
-        return tuple(known)
-    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise P.ParamError(f"params.yaml: '{key}' must be all or a list of model names")
-    for name in value:
-        if name not in known:
-            raise P.ParamError(
-                f"params.yaml: '{key}' lists {name!r}, which is not a model of 'models' "
-                f"({', '.join(known)})"
-            )
+        return ARCHS
+    if not (isinstance(value, list) and all(v in ARCHS for v in value)):
+        raise P.ParamError(
+            f"params.yaml: '{key}' must be all or a list of {', '.join(ARCHS)}; got {value!r}"
+        )
     return tuple(value)
 
 
 def export_settings(params: dict[str, Any], model: str) -> ExportSettings:
     """Settings of export@<model>; an unknown model is refused by model_config."""
+    config = model_config(params, model)
     return ExportSettings(
-        model=model_config(params, model),
-        enabled=model in exported_models(params),
+        model=config,
+        enabled=config.arch in exported_archs(params),
         calibration_images=P.whole(params, "export.calibration_images"),
         latency_images=P.whole(params, "export.latency_images"),
         batch_size=P.whole(params, "export.batch_size"),

@@ -53,7 +53,8 @@ def _failed_reason(name: str, fmt: str) -> str | None:
     try:
         result = read_json(paths.export_json(name), "")
         if isinstance(result.get("skipped"), str):
-            return f"{name} is {result['skipped']}: add it there and run `dvc repro export@{name}`"
+            why = result["skipped"]
+            return f"skipped: {why}; add it there and run `dvc repro export@{name}`"
         row = next(r for r in result["formats"] if r["format"] == fmt)
         return row["reason"] if row["status"] == "failed" else None
     except (PipelineError, KeyError, TypeError, AttributeError, StopIteration):

@@ -92,7 +92,7 @@ def read_export(model: str) -> dict[str, Any]:
     """What export@<model> measured: one row per format (Keras first), each with a status."""
     path = paths.export_json(model)
     export = _read_json(path, f"export@{model}")
-    if isinstance(export.get("skipped"), str):  # left out of export.models: no rows
+    if isinstance(export.get("skipped"), str):  # its arch is not in export.archs: no rows
         return export
     formats = export.get("formats")
     if not (isinstance(formats, list) and formats and all(isinstance(r, dict) for r in formats)):

@@ -50,7 +50,7 @@ def markdown_lines(report: dict[str, Any]) -> list[str]:
         return [
             "## Lightening: TensorFlow Lite formats",
             "",
-            f"No model exported (`export.models`); left out: {', '.join(skipped)}.",
+            f"No model exported (`export.archs`); left out: {', '.join(skipped)}.",
             "",
         ]
     threads = "/".join(str(t) for t in sorted({r["threads"] for r in table}))
@@ -93,7 +93,7 @@ def markdown_lines(report: dict[str, Any]) -> list[str]:
         )
     if skipped:
         left_out = ", ".join(skipped)
-        lines += ["", f"Not exported in this configuration (`export.models`): {left_out}."]
+        lines += ["", f"Not exported in this configuration (`export.archs`): {left_out}."]
     return [*lines, ""]
 
 
