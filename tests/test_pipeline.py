@@ -96,7 +96,7 @@ def test_image_size_makes_only_layouts_and_dependants_stale(repo: Path) -> None:
     with Image.open(img) as im:
         assert im.size == (40, 40)
     models = params["models"]
-    trained = {f"{s}@{m}" for s in ("train", "evaluate") for m in models}
+    trained = {f"{s}@{m}" for s in ("train", "evaluate", "export") for m in models}
     # the report reads the layouts' summaries; explain reads the multiclass test images
     assert stale(repo) == trained | {"report", "explain"}
     # Back to the old size: the layouts come out byte-identical, so nothing else is stale.

@@ -94,6 +94,26 @@ def eval_plots_dir(model: str) -> Path:
     return PLOTS / "eval" / model
 
 
+# export@<model>: the model in TensorFlow Lite formats (cached) and how each one scores.
+EXPORTS = DATA / "exports"
+EXPORT_METRICS = METRICS / "export"
+
+
+def export_dir(model: str) -> Path:
+    """<format>.tflite of each format that converted, and labels.json (the output order)."""
+    return EXPORTS / model
+
+
+def export_file(model: str, fmt: str) -> Path:
+    return export_dir(model) / f"{fmt}.tflite"
+
+
+def export_json(model: str) -> Path:
+    """Per format: status, size, accuracy and its change against Keras, latency. A plain
+    output, not a DVC metric: timings differ on every run."""
+    return EXPORT_METRICS / f"{model}.json"
+
+
 # report: the comparison of every model, and the long-format data (one `model` column) that
 # dvc.yaml's top-level plots draw for every model without listing them.
 REPORT_JSON = METRICS / "report.json"
@@ -101,6 +121,7 @@ REPORT_MD = METRICS / "report.md"
 REPORT_PLOTS = PLOTS / "report"
 REPORT_ACCURACY_PNG = REPORT_PLOTS / "accuracy.png"
 REPORT_COST_PNG = REPORT_PLOTS / "accuracy_vs_cost.png"
+REPORT_LIGHTENING_PNG = REPORT_PLOTS / "lightening.png"  # accuracy against file size
 REPORT_HISTORY_CSV = REPORT_PLOTS / "history.csv"  # model, epoch, loss, accuracy, ...
 REPORT_CONFUSION_CSV = REPORT_PLOTS / "confusion.csv"  # model, actual, predicted
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from fruitveg.audit.duplicates import LEAK, TRAIN_COPY
-from fruitveg.data.images import JPEG_QUALITY, ImageError, load_resized
+from fruitveg.data.images import ImageError
 from fruitveg.data.parallel import pmap
 from fruitveg.data.rawdata import LayoutError, RawFile
+from fruitveg.layout.pixels import layout_jpeg
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,10 @@ class Job:
 def _convert(job: Job, size: int) -> str | None:
     """Write one resized image; returns the reason it could not be read, if any."""
     try:
-        im = load_resized(job.src.path, size)
+        encoded = layout_jpeg(job.src.path, size)
     except ImageError as exc:
         return str(exc)
-    im.save(job.dest, quality=JPEG_QUALITY)
+    job.dest.write_bytes(encoded)
     return None
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from fruitveg.core import history, paths
 from fruitveg.evaluation.plots import best_epoch
 from fruitveg.evaluation.statistics import CONFIDENCE, holm, mcnemar_exact
+from fruitveg.report import lightening
 from fruitveg.report.baselines import against_majority, chance_row, majority_label, majority_row
 from fruitveg.report.inputs import Inputs, ReportError
 from fruitveg.report.learning_speed import learning_speed
@@ -155,4 +156,5 @@ def build(settings: ReportSettings, inputs: Inputs) -> dict[str, Any]:
         "paired_tests": tests,
         "learning_speed": learning_speed(settings.pairs, inputs.histories),
         "confused_pairs": confused_pairs(multiclass),
+        "lightening": lightening.rows(settings.models, inputs.exports),
     }

@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 
+from fruitveg.report import lightening
 from fruitveg.report.build import AUDIT_FACTS
 from fruitveg.report.learning_speed import markdown_lines as learning_speed_lines
 
@@ -195,4 +196,6 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines += paired_lines(report) + learning_speed_lines(report["learning_speed"])
     if report["confused_pairs"]:
         lines += confused_lines(report)
+    if report.get("lightening"):  # reports built before export@<model> existed have none
+        lines += lightening.markdown_lines(report)
     return "\n".join(lines)
