@@ -145,7 +145,7 @@ def _check(page: Path, tmp: Path) -> _Marks:
 @pytest.fixture
 def plots_repo(tmp_path: Path) -> Path:
     if not PAGE.is_file():
-        pytest.fail(f"{PAGE} missing: run `make plots-offline` (fetches the chart libraries, writes the template)")
+        pytest.fail(f"{PAGE} missing: run `make plots-offline` (fetches the libraries)")
     if not CHROMIUM:
         pytest.fail("chromium missing: run `make system` (apt-get install chromium)")
     root = tmp_path / "repo"
