@@ -16,6 +16,8 @@ from fruitveg.core.model_config import model_configs
 from fruitveg.db.config import read_params
 from fruitveg.download.settings import download_settings
 from fruitveg.evaluation.settings import evaluate_settings
+from fruitveg.explain.settings import explain_settings
+from fruitveg.export.settings import export_settings
 from fruitveg.layout.settings import layout_settings
 from fruitveg.report.settings import report_settings
 from fruitveg.split.settings import split_settings
@@ -38,6 +40,8 @@ def readers(p: dict[str, Any]) -> Iterator[Callable[[], object]]:
     yield lambda: train_options(p)
     for name in p["models"]:
         yield lambda name=name: evaluate_settings(p, name)
+        yield lambda name=name: export_settings(p, name)
+    yield lambda: explain_settings(p)
     yield lambda: report_settings(p)
     yield lambda: read_params(p)
 
