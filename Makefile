@@ -8,12 +8,12 @@ export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/tmp/site_cache
 export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test quick lint system bench
+.PHONY: repro test quick lint system bench plots-offline
 
-repro: $(VENV)/.installed  ## regenerate every result on the offline default
+repro: $(VENV)/.installed vega/page.html  ## regenerate every result on the offline default
 	$(BIN)/dvc repro
 
-test: $(VENV)/.installed system  ## the whole test suite, the end-to-end pipeline included
+test: $(VENV)/.installed system vega/page.html  ## the whole test suite, the end-to-end pipeline included
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/pytest -n auto --dist loadfile  # one worker per core; a test file stays on one worker
 
@@ -28,6 +28,16 @@ system:
 	@command -v mariadbd >/dev/null || command -v /usr/sbin/mariadbd >/dev/null || { \
 	  echo "installing mariadb-server for the database tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium for the offline plots test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Offline plots: vega, vega-lite and vega-embed from npm (pinned in vega/package-lock.json),
+# inlined into vega/page.html, the page template .dvc/config gives `dvc plots show`.
+plots-offline: vega/page.html
+
+vega/page.html: vega/package.json vega/package-lock.json vega/page.html.in scripts/offline_plots.py
+	$(PY) scripts/offline_plots.py  # from the npm registry, integrity-checked; no npm needed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

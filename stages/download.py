@@ -12,10 +12,10 @@ from fruitveg.download.settings import download_settings
 def main() -> None:
     settings = download_settings(params.load())
     files = sources.download(settings, paths.RAW)
-    per_split = Counter(f.split for f in files)
+    per_split = Counter(f.split or "unsplit" for f in files)
     print(
         f"{paths.RAW}: {len(files)} files in {len(rawdata.classes_of(files))} classes "
-        f"({', '.join(f'{s} {per_split[s]}' for s in paths.SPLITS)}) from {settings.source}"
+        f"({', '.join(f'{s} {n}' for s, n in per_split.items())}) from {settings.source}"
     )
 
 

@@ -96,8 +96,9 @@ def test_image_size_makes_only_layouts_and_dependants_stale(repo: Path) -> None:
     with Image.open(img) as im:
         assert im.size == (40, 40)
     models = params["models"]
-    trained = {f"{s}@{m}" for s in ("train", "evaluate") for m in models}
-    assert stale(repo) == trained | {"report"}  # the report reads the layouts' summaries
+    trained = {f"{s}@{m}" for s in ("train", "evaluate", "export") for m in models}
+    # the report reads the layouts' summaries; explain reads the multiclass test images
+    assert stale(repo) == trained | {"report", "explain"}
     # Back to the old size: the layouts come out byte-identical, so nothing else is stale.
     (repo / "params.yaml").write_text(original)
     sh(repo, "dvc", "repro", "layout@binary", "layout@multiclass")
@@ -138,3 +139,14 @@ def test_an_eighth_model_is_one_params_block(repo: Path, tmp_path: Path) -> None
             assert plots[f"plots/eval/{name}/{picture}"][0]["type"] == "image"
     assert plots["plots/eval/binary_cnn/roc.csv"][0]["type"] == "vega"
     assert "plots/eval/binary_cnn/roc.png" in plots
+    # explain: a Grad-CAM grid per multiclass model, the attention pictures per attention model
+    multiclass = {n for n, m in models.items() if m["task"] == "multiclass"}
+    explained = {p.removeprefix("plots/explain/") for p in plots if p.startswith("plots/explain/")}
+    attention = {n for n in multiclass if models[n]["attention"] != "none"}
+    assert explained == {f"{n}_gradcam.png" for n in multiclass} | {
+        f"{n}_attention.png" for n in attention
+    }
+    assert all(plots[f"plots/explain/{p}"][0]["type"] == "image" for p in explained)
+    numbers = json.loads((repo / "metrics" / "explain" / "attention.json").read_text())
+    assert numbers["cnn_cbam"]["paired_with"] == "cnn"  # CBAM's channel step, beside cnn
+    assert "| cnn | cnn_cbam |" in markdown.split("### Early learning speed")[1]

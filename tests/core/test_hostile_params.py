@@ -16,8 +16,11 @@ from fruitveg.core.model_config import model_configs
 from fruitveg.db.config import read_params
 from fruitveg.download.settings import download_settings
 from fruitveg.evaluation.settings import evaluate_settings
+from fruitveg.explain.settings import explain_settings
+from fruitveg.export.settings import export_settings
 from fruitveg.layout.settings import layout_settings
 from fruitveg.report.settings import report_settings
+from fruitveg.split.settings import split_settings
 from fruitveg.training.settings import train_options
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,12 +32,16 @@ def readers(p: dict[str, Any]) -> Iterator[Callable[[], object]]:
     yield lambda: download_settings(p)
     yield lambda: download_settings(p | {"data": p["data"] | {"source": "kaggle"}})
     yield lambda: audit_settings(p)
+    yield lambda: split_settings(p)
+    yield lambda: split_settings(p | {"data": p["data"] | {"split": "resplit"}})
     for task in ("binary", "multiclass"):
         yield lambda task=task: layout_settings(p, task)
     yield lambda: model_configs(p)
     yield lambda: train_options(p)
     for name in p["models"]:
         yield lambda name=name: evaluate_settings(p, name)
+        yield lambda name=name: export_settings(p, name)
+    yield lambda: explain_settings(p)
     yield lambda: report_settings(p)
     yield lambda: read_params(p)
 

@@ -18,6 +18,9 @@ def test_every_model_in_order_with_its_settings() -> None:
     cnn, cnn_se = model_configs(P)
     assert (cnn.name, cnn_se.name) == ("cnn", "cnn_se")
     assert cnn.lr == 1e-3 and cnn.weights is None and cnn.freeze_backbone is False
+    assert cnn.class_weight == "none"  # optional: the study weighted every image alike
+    weighted = model_config(P | {"models": {"x": CNN | {"class_weight": "balanced"}}}, "x")
+    assert weighted.class_weight == "balanced"
     assert cnn.differs_only_in_attention(cnn_se)
     faster = model_config(P | {"models": {"x": CNN | {"attention": "se", "lr": 1e-4}}}, "x")
     assert cnn.differs_only_in_attention(faster)  # a learning-rate experiment keeps its pair
@@ -33,6 +36,8 @@ def test_every_model_in_order_with_its_settings() -> None:
         ({"epochs": 0}, r"'models.cnn.epochs' must be a whole number >= 1, got 0"),
         ({"arch": "vit"}, r"'models.cnn.arch' must be one of cnn, vgg16, resnet50; got 'vit'"),
         ({"dropout": 1.0}, r"'models.cnn.dropout' must be a number >= 0 and < 1, got 1.0"),
+        ({"class_weight": "auto"}, r"'models.cnn.class_weight' must be one of none, balanced"),
+        ({"class_weight": True}, r"'models.cnn.class_weight' must be one of none, balanced"),
     ],
 )
 def test_bad_values_name_the_setting(change: dict, message: str) -> None:

@@ -4,6 +4,8 @@ secret, in any form; an unexpected exception prints a scrubbed traceback."""
 import base64
 import http.client
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -91,3 +93,27 @@ def test_a_clean_exit_passes_through(planted, capsys) -> None:
         raise SystemExit(0)
 
     assert stage_output(main, capsys) == (0, "")
+
+
+def test_fast_exit_leaves_at_once_with_everything_printed(tmp_path: Path) -> None:
+    """fast_exit skips the interpreter's teardown (an atexit handler never runs) yet the
+    stage's output, scrubbed, is all there and the exit status is 0."""
+    script = tmp_path / "stage.py"
+    script.write_text(
+        "import atexit, os, sys\n"
+        "from fruitveg.core.errors import run_stage\n"
+        "atexit.register(lambda: open('teardown-ran', 'w').close())\n"
+        "def main():\n"
+        "    print('half a line', end='')\n"
+        "    print(' and ' + os.environ['FRUITVEG_DB_PASSWORD'], file=sys.stderr)\n"
+        "run_stage(main, fast_exit=True)\n"
+        "open('after-fast-exit', 'w').close()\n"
+    )
+    env = {**os.environ, "FRUITVEG_DB_PASSWORD": PASSWORD}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "half a line" and done.stderr.endswith(" and ***\n")
+    assert not (tmp_path / "teardown-ran").exists()
+    assert not (tmp_path / "after-fast-exit").exists()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fruitveg.audit.duplicates import LEAK, TRAIN_COPY, audit, dedupe_removals, write_rows
+from fruitveg.audit.duplicates import LEAK, TRAIN_COPY, audit, read_groups, write_rows
 from fruitveg.audit.hashing import WORDS, distances, near_pairs, orientation_hashes
 from fruitveg.data.rawdata import scan
 from fruitveg.download import synthetic
@@ -74,12 +74,15 @@ def test_audit_finds_all_planted(raw: Path, tmp_path: Path) -> None:
     assert report["counts"]["train"]["apple"] == 4  # two originals, empty.jpg, copy.jpg
     csv_path = tmp_path / "dups.csv"
     write_rows(csv_path, rows)
-    assert dedupe_removals(csv_path) == {
+    assert {r["file"]: r["removed"] for r in rows if r["removed"]} == {
         "train/apple/copy.jpg": LEAK,
         "validation/banana/again.jpg": LEAK,
         "train/sweetcorn/corn.jpg": LEAK,
         "validation/banana/m.jpg": TRAIN_COPY,
     }
+    groups = read_groups(csv_path)  # what the split stage reads back
+    assert groups == {r["file"]: r["group"] for r in rows}
+    assert groups["train/corn/twin.jpg"] == groups["train/sweetcorn/twin.png"]
 
 
 def test_clean_dataset_has_no_duplicates(raw: Path) -> None:

@@ -64,10 +64,25 @@ def test_local_source_is_validated_and_copied(raw: Path, tmp_path: Path) -> None
     assert (raw / "test" / "corn" / "Image_1.jpg").exists()  # copied, not moved
 
 
+def test_local_source_in_one_folder_of_class_folders(raw: Path, tmp_path: Path) -> None:
+    """No split folders: every class folder at the top, as many collections come (the
+    split stage makes the splits); a class may hold a single picture."""
+    flat = tmp_path / "flat"
+    for src in sorted((raw / "train").iterdir()):
+        shutil.copytree(src, flat / src.name)
+    (flat / "star fruit").mkdir()
+    shutil.copy(raw / "test" / "apple" / "Image_1.jpg", flat / "star fruit" / "one.jpg")
+    files = download(local_settings(flat), tmp_path / "dest")
+    assert {f.split for f in files} == {""} and len(files) == 4 * 2 + 1
+    assert (tmp_path / "dest" / "star fruit" / "one.jpg").exists()
+    assert {f.key for f in files} >= {"star fruit/one.jpg", "corn/Image_2.jpg"}
+
+
 def test_bad_local_source_leaves_nothing(raw: Path, tmp_path: Path) -> None:
-    shutil.rmtree(raw / "test")
+    for f in (raw / "test" / "corn").iterdir():
+        f.unlink()
     dest = tmp_path / "dest"
-    with pytest.raises(LayoutError, match=f"{raw}/test: missing split folder"):
+    with pytest.raises(LayoutError, match=f"{raw}/test/corn: empty class folder"):
         download(local_settings(raw), dest)
     assert not dest.exists() and list(tmp_path.iterdir()) == [raw.parent / "raw"]
 

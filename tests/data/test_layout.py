@@ -60,6 +60,19 @@ def test_same_stem_different_extension(raw: Path, tmp_path: Path) -> None:
     assert names == ["apple__Image_1.jpg", "apple__Image_1.png.jpg", "apple__Image_2.jpg"]
 
 
+def test_files_the_split_stage_moves_keep_distinct_names(raw: Path, tmp_path: Path) -> None:
+    """A resplit can bring test/apple/Image_1.jpg beside train/apple/Image_1.jpg: moved
+    files are named by their split, whatever the order, and the others keep their names."""
+    files = scan(raw)[::-1]  # the moved test/apple/Image_1.jpg comes before train's
+    moved = {"test/apple/Image_1.jpg", "validation/apple/Image_1.jpg"}
+    splits = {f.key: "train" if f.key in moved else f.split for f in files}
+    summary = build(files, {f.cls: f.cls for f in files}, tmp_path / "out", 16, {}, splits=splits)
+    names = sorted(p.name for p in (tmp_path / "out" / "train" / "apple").iterdir())
+    assert names == ["apple__Image_1.jpg", "apple__Image_2.jpg",
+                     "apple__test__Image_1.jpg", "apple__validation__Image_1.jpg"]  # fmt: skip
+    assert summary["counts"]["train"]["apple"] == 4 and summary["counts"]["test"]["apple"] == 1
+
+
 def test_label_with_nothing_readable_is_an_error(raw: Path, tmp_path: Path) -> None:
     for p in (raw / "test" / "corn").iterdir():
         p.write_bytes(b"")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fruitveg.data.rawdata import LayoutError, scan
+from fruitveg.data.classes import ClassNameError
+from fruitveg.data.rawdata import LayoutError, check_given, scan
 
 
 def test_scan_lists_every_file(raw: Path) -> None:
@@ -17,10 +18,12 @@ def test_scan_lists_every_file(raw: Path) -> None:
     assert {f.split for f in files} == {"train", "validation", "test"}
 
 
-def test_missing_split(raw: Path) -> None:
+def test_missing_split_is_an_error_only_for_the_given_splits(raw: Path) -> None:
     shutil.rmtree(raw / "validation")
-    with pytest.raises(LayoutError, match=r"validation: missing split folder"):
-        scan(raw)
+    files = scan(raw)  # a resplit pools what there is
+    assert {f.split for f in files} == {"train", "test"}
+    with pytest.raises(LayoutError, match=r"validation: missing split folder.*data.split: resplit"):
+        check_given(files, raw)
 
 
 def test_empty_class_folder(raw: Path) -> None:
@@ -30,21 +33,49 @@ def test_empty_class_folder(raw: Path) -> None:
         scan(raw)
 
 
-def test_unknown_class_folder(raw: Path) -> None:
-    (raw / "train" / "durian").mkdir()
-    with pytest.raises(LayoutError, match=r"train/durian: 'durian' is not one of the dataset's 36"):
+def test_any_safe_class_name_is_a_class(raw: Path) -> None:
+    for name in ("durian", "star fruit", "Physalis (cape gooseberry)", "açaí"):
+        shutil.copytree(raw / "train" / "apple", raw / "train" / name)
+    assert {"durian", "star fruit", "açaí"} <= {f.cls for f in scan(raw)}
+
+
+@pytest.mark.parametrize(
+    "name", ["a|b", "a,b", " apple", "apple ", "-apple", "apple.", "a__b", "tab\there", "ko\udcff"]
+)
+def test_unsafe_class_names_are_refused_naming_the_folder(raw: Path, name: str) -> None:
+    folder = os.fsencode(raw / "train") + b"/" + os.fsencode(name)
+    os.mkdir(folder)
+    with open(folder + b"/x.jpg", "wb") as fh:
+        fh.write(b"x")
+    with pytest.raises(ClassNameError, match=r"/train/.*class folder name .* rename the folder"):
         scan(raw)
 
 
-def test_class_missing_from_one_split(raw: Path) -> None:
+def test_classes_missing_from_splits_are_all_named_for_the_given_splits(raw: Path) -> None:
     shutil.rmtree(raw / "test" / "banana")
-    with pytest.raises(LayoutError, match=r"test/banana: class 'banana' is missing"):
-        scan(raw)
+    shutil.rmtree(raw / "validation" / "corn")
+    files = scan(raw)  # fine for a resplit
+    with pytest.raises(LayoutError) as err:
+        check_given(files, raw)
+    assert "validation/corn: class 'corn' is missing" in str(err.value)
+    assert "test/banana: class 'banana' is missing" in str(err.value)
+
+
+def test_one_folder_of_class_folders(raw: Path, tmp_path: Path) -> None:
+    files = scan(raw / "train")  # no split folders: every folder is a class
+    assert {f.split for f in files} == {""} and len(files) == 4 * 2
+    assert files[0].key == "apple/Image_1.jpg"
+    with pytest.raises(LayoutError, match=r"no train/validation/test folders.*resplit"):
+        check_given(files, raw / "train")
+    (raw / "train" / "README.txt").write_text("about")
+    with pytest.raises(LayoutError, match=r"README.txt: expected only split or class folders"):
+        scan(raw / "train")
 
 
 def test_label_replaces_temporary_root(raw: Path) -> None:
-    shutil.rmtree(raw / "test")
-    with pytest.raises(LayoutError, match=r"^kaggle archive/test: missing split"):
+    for f in (raw / "test" / "corn").iterdir():
+        f.unlink()
+    with pytest.raises(LayoutError, match=r"^kaggle archive/test/corn: empty class folder"):
         scan(raw, "kaggle archive")
 
 

@@ -1,4 +1,4 @@
-"""The download, audit and layout stages on a dataset full of odd files.
+"""The download, audit, split and layout stages on a dataset full of odd files.
 
 The stage scripts run in-process (their `main`, in a folder of their own); a subprocess is
 started only where the point is what DVC sees: the one-line `error: ...` and exit code 1.
@@ -101,6 +101,12 @@ def test_odd_files_are_decoded_or_listed(workdir: Path, stage, capsys) -> None:
     assert report["counts"]["train"]["apple"] == 2 + 8
     assert (workdir / "metrics" / "audit" / "duplicates.csv").read_text().startswith("group,")
     assert (workdir / "plots" / "audit" / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    stage("split.py")
+    out, _ = capsys.readouterr()
+    assert out == (
+        "data/split/assignment.csv: 26 files (train 14, validation 6, test 6), "
+        "data.split: given; 2 duplicate groups, 0 across splits\n"
+    )
     stage("layout.py", "multiclass")
     out, err = capsys.readouterr()
     assert "skipped unreadable train/apple/zero.jpg: empty file" in err
@@ -125,6 +131,7 @@ def test_names_that_are_not_utf8(workdir: Path, stage, capsys) -> None:
     capsys.readouterr()
     rows = (workdir / "metrics" / "audit" / "duplicates.csv").read_text(encoding="utf-8")
     assert "train/apple/copy \\xff.jpg" in rows  # the undecodable byte, shown
+    stage("split.py")
     stage("layout.py", "multiclass")
     out, _ = capsys.readouterr()
     assert "1 duplicates of test images and 0 validation" in out
@@ -144,9 +151,10 @@ def test_download_from_a_local_folder(workdir: Path, stage, capsys) -> None:
 
 def test_failed_rebuild_keeps_nothing_half_written(workdir: Path, stage) -> None:
     stage("audit.py")
+    stage("split.py")
     stage("layout.py", "multiclass")
     shutil.rmtree(workdir / "data" / "raw" / "test" / "corn")
-    with pytest.raises(LayoutError, match="test/corn: class 'corn' is missing"):
+    with pytest.raises(LayoutError, match="test/corn: no readable image left"):
         stage("layout.py", "multiclass")
     leftovers = [p.name for p in (workdir / "data" / "layouts").iterdir()]
     assert leftovers == ["multiclass"]  # the old layout, no temporary folder beside it
@@ -154,6 +162,7 @@ def test_failed_rebuild_keeps_nothing_half_written(workdir: Path, stage) -> None
 
 def test_mapping_error_writes_nothing(workdir: Path, stage) -> None:
     stage("audit.py")
+    stage("split.py")
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["classes"]["fruit"].remove("banana")
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
@@ -190,8 +199,9 @@ def test_audit_script_reports_a_bad_setting(workdir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_layout_script_reports_a_mapping_error(workdir: Path) -> None:
-    edit_params(workdir, "layout.dedupe", False)  # no audit needed
+def test_layout_script_reports_a_mapping_error(workdir: Path, stage) -> None:
+    stage("audit.py")
+    stage("split.py")
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["classes"]["fruit"].remove("banana")
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
@@ -199,6 +209,7 @@ def test_layout_script_reports_a_mapping_error(workdir: Path) -> None:
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
         "error: params.yaml classes: 'banana' found in the data but in neither "
-        "classes.fruit nor classes.vegetable\n"
+        "classes.fruit nor classes.vegetable (add it to one; for data without a fruit/vegetable "
+        "grouping, leave binary out of params.yaml 'tasks' and remove the binary models)\n"
     )
     assert not (workdir / "data" / "layouts").exists()

@@ -1,5 +1,6 @@
 """Helpers for the evaluation, report, review and learning-rate-sweep tests."""
 
+import json
 import os
 import runpy
 import subprocess
@@ -81,6 +82,40 @@ def write_history(root: Path, model: str, rows: list[tuple[float, float, float, 
     path = root / "plots" / "history" / f"{model}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(lines), encoding="utf-8")
+
+
+def write_export(
+    root: Path, model: str, keras_accuracy: float, n_test: int, skipped: bool = False
+) -> None:
+    """metrics/export/<model>.json as export@<model> writes it: Keras, three formats that
+    converted (int8 one image worse) and one the converter refused; or a skipped model."""
+    size = 4_000_000
+    path = root / "metrics" / "export" / f"{model}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if skipped:
+        why = "its architecture, vgg16, is not in params.yaml export.archs"
+        content = {"model": model, "skipped": why, "formats": []}
+        path.write_text(json.dumps(content), encoding="utf-8")
+        return
+
+    def row(fmt: str, ratio: float, accuracy: float, latency: float) -> dict:
+        change = 100 * (accuracy - keras_accuracy)
+        return {"format": fmt, "status": "ok", "reason": None, "size_bytes": int(size * ratio),
+                "size_ratio": ratio, "accuracy": accuracy, "accuracy_ci_low": accuracy / 2,
+                "accuracy_ci_high": min(1, accuracy + 0.1), "change_points": change,
+                "p_value": 1.0 if change == 0 else 1.0 / n_test, "agreement": 1 - abs(change) / 100,
+                "latency_ms": latency, "latency_ratio": latency / 2.0,
+                "images_per_s": 1000 / latency}  # fmt: skip
+
+    formats = [
+        row("keras", 1.0, keras_accuracy, 2.0),
+        row("float32", 0.99, keras_accuracy, 1.0),
+        row("float16", 0.5, keras_accuracy, 1.0),
+        {"format": "dynamic_int8", "status": "failed", "reason": "converter: simulated"},
+        row("int8", 0.25, keras_accuracy - 1 / n_test, 0.5),
+    ]
+    content = {"model": model, "n_test": n_test, "threads": 2, "formats": formats}
+    path.write_text(json.dumps(content), encoding="utf-8")
 
 
 @pytest.fixture

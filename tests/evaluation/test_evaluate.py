@@ -155,6 +155,12 @@ def test_binary_evaluation_has_roc_auc_threshold_and_curve(tmp_path, monkeypatch
     assert metrics["accuracy"] == pytest.approx(5 / 6, abs=1e-6)
     assert metrics["roc_auc"] == pytest.approx(8 / 9, abs=1e-6)  # one fruit above one vegetable
     assert metrics["threshold"] == 0.5
+    # A binary model's headline adds balanced accuracy (26 vegetable classes to 10 fruit).
+    headline = json.loads(Path("metrics/eval/binary_cnn.json").read_text())
+    assert list(headline["binary_cnn"]) == [
+        "accuracy", "acc_low", "acc_high", "bal_acc", "loss", "f1_macro", "roc_auc"
+    ]  # fmt: skip
+    assert headline["binary_cnn"]["bal_acc"] == metrics["balanced_accuracy"]
     assert "top3_accuracy" not in metrics
     roc = read_csv(Path("plots/eval/binary_cnn/roc.csv"))
     fpr = [float(r["fpr"]) for r in roc]

@@ -20,7 +20,7 @@ from fruitveg.report.inputs import ReportError, read_inputs
 from fruitveg.report.pairs import derived_pairs
 from fruitveg.report.settings import report_settings
 
-from .conftest import REPO, config, model_block, write_history
+from .conftest import REPO, config, model_block, write_export, write_history
 
 LABELS = ("apple", "banana", "corn", "sweetcorn")
 IMAGES = [f"{label}/{i}.jpg" for label in LABELS for i in range(5)]
@@ -100,6 +100,10 @@ def evaluated(tmp_path: Path, monkeypatch) -> Path:
     binary += [(f"vegetable/{i}.jpg", "vegetable", "fruit" if i == 0 else "vegetable")
                for i in range(4)]  # fmt: skip
     write_eval(tmp_path, "binary_cnn", binary, params=500)
+    for model, mistakes in MISTAKES.items():
+        accuracy = 1 - len(mistakes) / len(IMAGES)
+        write_export(tmp_path, model, accuracy, len(IMAGES), skipped=model == "vgg16")
+    write_export(tmp_path, "binary_cnn", 7 / 8, 8)
     write_layouts_audit_and_lock(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -152,6 +156,10 @@ def test_report_tables_paired_tests_and_confused_pairs(evaluated, stage):
     assert "| 1e-5 |" in markdown
     assert "| cnn | vgg16 | 80.00 | 100.00 | -20.00 | 0 | 4 | 0.125 | 0.25 |" in markdown
     assert "corn ↔ sweetcorn | 4 | cnn 3, cnn_attention 1" in markdown
+    # Early learning speed under the paired tests, one row per pair (histories: 0.4 x 3)
+    speed = markdown.split("### Early learning speed")[1].split("## Most confused")[0]
+    assert "| cnn | cnn_attention | 40.00 | 1 / 1 | 1 / 1 | same epoch |" in speed
+    assert [(s["a"], s["b"]) for s in content["learning_speed"]] == list(tests)
     assert "multiclass: 20 images, one image = 5.00 points" in markdown
     for name in ("accuracy.png", "accuracy_vs_cost.png"):
         assert (evaluated / "plots/report" / name).stat().st_size > 10_000
@@ -217,6 +225,7 @@ def test_header_says_what_was_measured(evaluated, stage):
     assert "groups of near duplicates within test: 1" in markdown
     assert "from validation: binary: 2; multiclass: 2" in markdown
     assert "**These numbers come from the offline synthetic default**" in markdown
+    assert "planted in train as leaks; its own train/validation/test splits" in markdown
 
     # Another source: no synthetic warning; no lock file: said so, not invented.
     (evaluated / "dvc.lock").unlink()
@@ -251,6 +260,36 @@ def test_report_writes_long_format_tables_of_every_model(evaluated, stage):
         ("cnn", "sweetcorn", "corn"), ("cnn", "apple", "banana"),
         ("cnn_attention", "corn", "sweetcorn"), ("cnn_attention", "banana", "apple"),
     }  # fmt: skip
+
+
+def test_lightening_table_and_picture_show_every_model_in_every_format(evaluated, stage):
+    code, _, err = stage("report.py")
+    assert code == 0, err
+    content = json.loads((evaluated / "metrics/report.json").read_text())
+    table = content["lightening"]
+    models = ["binary_cnn", "cnn", "cnn_attention"]  # params.yaml's order; vgg16 skipped
+    assert [r["model"] for r in table] == [m for m in models for _ in range(5)] + ["vgg16"]
+    assert table[-1]["status"] == "skipped"
+    cnn = {r["format"]: r for r in table if r["model"] == "cnn"}
+    assert cnn["int8"]["change_points"] == pytest.approx(-5.0)  # one image of 20
+    assert cnn["dynamic_int8"]["status"] == "failed"
+    markdown = (evaluated / "metrics/report.md").read_text()
+    section = markdown[markdown.index("## Lightening") :]
+    int8 = "| cnn | int8 | 1.00 | 0.250 | 75.00 (37.50-85.00) | -5.00 | 0.05 | 95.0 | 0.50 | 0.25 "
+    assert int8 in section
+    assert "| cnn | dynamic_int8 | | | | | | | | | | failed |" in section
+    keras = "| cnn | keras | 4.00 | 1.000 | 80.00 (40.00-90.00) |  |  | 100.0 | 2.00 | 1.00 "
+    assert keras in section
+    assert "Not exported in this configuration (`export.archs`): vgg16." in section
+    assert "| vgg16 |" not in section
+    assert (evaluated / "plots/report/lightening.png").stat().st_size > 10_000
+
+
+def test_a_missing_export_is_named(evaluated, stage):
+    (evaluated / "metrics/export/cnn_attention.json").unlink()
+    code, _, err = stage("report.py")
+    assert code == 1
+    assert "metrics/export/cnn_attention.json: not found; run export@cnn_attention first" in err
 
 
 def test_pairs_on_different_test_images_are_refused(evaluated):

@@ -26,6 +26,7 @@ import numpy as np
 
 from fruitveg.audit.hashing import HASH_SIDE, near_pairs, orientation_hashes
 from fruitveg.core.atomic import atomic_file
+from fruitveg.core.errors import PipelineError
 from fruitveg.data.images import ImageError, decode
 from fruitveg.data.parallel import pmap
 from fruitveg.data.rawdata import RawFile
@@ -76,11 +77,12 @@ def groups(items: list[Inspected], max_distance: int) -> list[list[Inspected]]:
     return sorted(found, key=lambda g: g[0].file.key)
 
 
-def removal(f: RawFile, splits: set[str]) -> str:
-    """Why dedupe leaves `f` out of the layouts, given its group's splits; '' to keep it."""
-    if f.split != "test" and "test" in splits:
+def removal(split: str, splits: set[str]) -> str:
+    """Why dedupe leaves a file of `split` out of the layouts, given the splits its group
+    is in; '' to keep it. (The split stage asks again with the splits it assigned.)"""
+    if split != "test" and "test" in splits:
         return LEAK
-    if f.split == "validation" and "train" in splits:
+    if split == "validation" and "train" in splits:
         return TRAIN_COPY
     return ""
 
@@ -112,7 +114,7 @@ def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list
         if leaks:
             leaked_test += tests
         for x in g:
-            why = removal(x.file, splits)
+            why = removal(x.file.split, splits)
             train_copies += why == TRAIN_COPY
             if why:
                 removed[x.file.split] += 1
@@ -130,7 +132,7 @@ def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list
             )
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for (split, cls), n in sorted(Counter((x.file.split, x.file.cls) for x in items).items()):
-        counts[split][cls] = n
+        counts[split or "unsplit"][cls] = n  # a dataset without split folders
     unreadable = [{"file": x.file.key, "reason": x.error} for x in items if x.error]
     report = {
         "files": len(items),
@@ -161,7 +163,16 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def dedupe_removals(path: Path) -> dict[str, str]:
-    """Files dedupe leaves out, with the reason, read from the audit CSV."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {r["file"]: r["removed"] for r in csv.DictReader(fh) if r["removed"]}
+def read_groups(path: Path) -> dict[str, int]:
+    """Each file of a duplicate group, by key, with its group's number, from the audit CSV;
+    files in no group are not listed."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: not found; run the audit stage first (dvc repro)") from None
+    try:
+        return {r["file"]: int(r["group"]) for r in rows}
+    except (KeyError, TypeError, ValueError):
+        columns = ", ".join(CSV_FIELDS)
+        raise PipelineError(f"{path}: expected the audit's columns {columns}") from None

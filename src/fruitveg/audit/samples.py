@@ -12,7 +12,8 @@ from fruitveg.data.rawdata import RawFile
 
 def sample_grid(files: list[RawFile], seed: int, target: Path, n: int = 3) -> None:
     """An n x n grid of readable training images with their class names, as in the study."""
-    train = [f for f in files if f.split == "train"]
+    # An unsplit dataset (the split stage makes its splits) has no train/: show any image.
+    train = [f for f in files if f.split == "train"] or list(files)
     random.Random(seed).shuffle(train)
     # A Figure without pyplot: no global backend or figure registry is touched.
     fig = Figure(figsize=(9, 9))

@@ -15,6 +15,7 @@ ARCHS = ("cnn", "vgg16", "resnet50")
 BACKBONES = ("vgg16", "resnet50")
 ATTENTIONS = ("none", "se", "cbam")
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+CLASS_WEIGHTS = ("none", "balanced")  # balanced: each label weighs n / (labels * its count)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ModelConfig:
     dropout: float
     weights: str | None = None  # backbones: "imagenet", None, or a weights file
     freeze_backbone: bool = False
+    class_weight: str = "none"  # one of CLASS_WEIGHTS; optional in params.yaml (the study: none)
 
     def differs_only_in_attention(self, other: "ModelConfig") -> bool:
         """The same network on the same task apart from the attention block.
@@ -80,7 +82,15 @@ def model_config(params: dict[str, Any], name: str) -> ModelConfig:
         dropout=P.finite(params, f"{key}.dropout", 0.0, 1.0, low_ok=True),
         weights=_weights(params, f"{key}.weights") if backbone else None,
         freeze_backbone=P.flag(params, f"{key}.freeze_backbone") if backbone else False,
+        class_weight=_class_weight(params, f"{key}.class_weight"),
     )
+
+
+def _class_weight(params: dict[str, Any], key: str) -> str:
+    """Optional, so the study's blocks (and older experiments) read as before: none."""
+    if P.optional(params, key, "none") == "none":
+        return "none"
+    return P.choice(params, key, CLASS_WEIGHTS)
 
 
 def model_configs(params: dict[str, Any]) -> list[ModelConfig]:

@@ -19,6 +19,11 @@ AUDIT_REPORT = METRICS / "audit" / "report.json"
 AUDIT_DUPLICATES = METRICS / "audit" / "duplicates.csv"
 AUDIT_SAMPLES = PLOTS / "audit" / "samples.png"
 
+# split: which split of the layouts each raw file goes to (the dataset's own, or made by
+# the pipeline from whole duplicate groups), with dedupe's reason to leave it out; a summary.
+SPLIT_ASSIGNMENT = DATA / "split" / "assignment.csv"
+SPLIT_SUMMARY = METRICS / "split.json"
+
 PUSH_DB_RECEIPT = DATA / "push_db" / "receipt.json"
 
 SPLITS = ("train", "validation", "test")
@@ -63,7 +68,8 @@ EVAL_METRICS = METRICS / "eval"
 
 def eval_metrics_json(model: str) -> Path:
     """Headline test metrics of one model: accuracy and its interval, loss, macro F1 (and
-    ROC AUC for a binary model); nothing that varies from run to run of the same model."""
+    balanced accuracy and ROC AUC for a binary model); nothing that varies from run to run
+    of the same model."""
     return EVAL_METRICS / f"{model}.json"
 
 
@@ -88,6 +94,26 @@ def eval_plots_dir(model: str) -> Path:
     return PLOTS / "eval" / model
 
 
+# export@<model>: the model in TensorFlow Lite formats (cached) and how each one scores.
+EXPORTS = DATA / "exports"
+EXPORT_METRICS = METRICS / "export"
+
+
+def export_dir(model: str) -> Path:
+    """<format>.tflite of each format that converted, and labels.json (the output order)."""
+    return EXPORTS / model
+
+
+def export_file(model: str, fmt: str) -> Path:
+    return export_dir(model) / f"{fmt}.tflite"
+
+
+def export_json(model: str) -> Path:
+    """Per format: status, size, accuracy and its change against Keras, latency. A plain
+    output, not a DVC metric: timings differ on every run."""
+    return EXPORT_METRICS / f"{model}.json"
+
+
 # report: the comparison of every model, and the long-format data (one `model` column) that
 # dvc.yaml's top-level plots draw for every model without listing them.
 REPORT_JSON = METRICS / "report.json"
@@ -95,5 +121,19 @@ REPORT_MD = METRICS / "report.md"
 REPORT_PLOTS = PLOTS / "report"
 REPORT_ACCURACY_PNG = REPORT_PLOTS / "accuracy.png"
 REPORT_COST_PNG = REPORT_PLOTS / "accuracy_vs_cost.png"
+REPORT_LIGHTENING_PNG = REPORT_PLOTS / "lightening.png"  # accuracy against file size
 REPORT_HISTORY_CSV = REPORT_PLOTS / "history.csv"  # model, epoch, loss, accuracy, ...
 REPORT_CONFUSION_CSV = REPORT_PLOTS / "confusion.csv"  # model, actual, predicted
+
+
+# explain: where each multiclass model looks (Grad-CAM) and what its attention block does.
+EXPLAIN_PLOTS = PLOTS / "explain"  # listed whole in dvc.yaml's plots: every model's pictures
+EXPLAIN_ATTENTION_JSON = METRICS / "explain" / "attention.json"
+
+
+def explain_gradcam_png(model: str) -> Path:
+    return EXPLAIN_PLOTS / f"{model}_gradcam.png"
+
+
+def explain_attention_png(model: str) -> Path:
+    return EXPLAIN_PLOTS / f"{model}_attention.png"

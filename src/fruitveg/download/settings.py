@@ -27,6 +27,7 @@ class SyntheticSettings:
     seed: int
     difficulty: float = 0.0  # 0 (the default's data) to synthetic.MAX_DIFFICULTY
     traits: tuple[str, ...] = TRAITS  # those the difficulty turns up
+    fruit_cue: float = 0.0  # 0 (none) to 1: how much a highlight tells fruit from vegetable
 
     @property
     def counts(self) -> dict[str, int]:
@@ -66,6 +67,7 @@ def download_settings(params: dict[str, Any]) -> DownloadSettings:
             seed=P.seed(params),
             difficulty=_difficulty(params),
             traits=_traits(params),
+            fruit_cue=_fruit_cue(params),
         )
         return DownloadSettings(source, synthetic=synthetic)
     if source == "kaggle":
@@ -104,3 +106,14 @@ def _traits(params: dict[str, Any]) -> tuple[str, ...]:
             f"params.yaml: '{key}' must be a list of some of {', '.join(TRAITS)}; got {value!r}"
         )
     return tuple(value)
+
+
+def _fruit_cue(params: dict[str, Any]) -> float:
+    """data.synthetic.fruit_cue: absent means 0, no highlights."""
+    key = "data.synthetic.fruit_cue"
+    if P.optional(params, key, None) is None:
+        return 0.0
+    value = P.finite(params, key, 0.0, low_ok=True)
+    if value > 1:
+        raise P.ParamError(f"params.yaml: '{key}' must be a number from 0 to 1, got {value:g}")
+    return value

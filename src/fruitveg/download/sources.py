@@ -19,8 +19,9 @@ def _filler(settings: DownloadSettings) -> tuple[Callable[[Path], Any], str]:
         s = settings.synthetic
         difficulty = synthetic.Difficulty.at(s.difficulty, s.traits)
         fill = partial(
-            synthetic.generate, counts=s.counts, seed=s.seed, leaks=s.leaks, difficulty=difficulty
-        )
+            synthetic.generate, counts=s.counts, seed=s.seed, leaks=s.leaks,
+            difficulty=difficulty, fruit_cue=s.fruit_cue,
+        )  # fmt: skip
         return fill, "synthetic"
     if settings.kaggle_dataset is not None:
         from fruitveg.download.kaggle_source import (

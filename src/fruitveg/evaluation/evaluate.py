@@ -55,7 +55,7 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
     header = ["path", "actual", "predicted", "confidence", *(f"p_{label}" for label in labels)]
     write_csv(paths.eval_predictions_csv(name), header, rows)
     write_json(paths.eval_per_class_json(name), per_class_scores(split.y, pred, labels))
-    headline, details = split_headline(name, result)
+    headline, details = split_headline(name, result, binary=settings.model.task == "binary")
     write_json(paths.eval_details_json(name), details)
     write_json(paths.eval_metrics_json(name), headline)
     return result

@@ -32,9 +32,16 @@ class TestSplit:
 
 
 def find_test_split(layout: Path) -> TestSplit:
-    root = Path(layout) / "test"
+    return find_split(layout, "test")
+
+
+def find_split(layout: Path, split: str) -> TestSplit:
+    """Every image of one split of a layout (export calibrates on the training split)."""
+    root = Path(layout) / split
     if not root.is_dir():
-        raise EvaluationError(f"{root}: test split not found; build the layout first (dvc repro)")
+        raise EvaluationError(
+            f"{root}: {split} split not found; build the layout first (dvc repro)"
+        )
     labels = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     files: list[str] = []
     y: list[int] = []
@@ -44,7 +51,7 @@ def find_test_split(layout: Path) -> TestSplit:
                 files.append(f"{label}/{f.name}")
                 y.append(index)
     if not files:
-        raise EvaluationError(f"{root}: no test images found")
+        raise EvaluationError(f"{root}: no {split} images found")
     return TestSplit(root, labels, files, np.asarray(y, dtype=np.int64))
 
 

@@ -3,33 +3,44 @@
 from pathlib import Path
 from typing import Any
 
-from fruitveg.audit.duplicates import dedupe_removals
 from fruitveg.core import paths
 from fruitveg.core.atomic import atomic_dir, write_json
+from fruitveg.core.errors import PipelineError
 from fruitveg.data import classes, rawdata
 from fruitveg.layout.build import build
 from fruitveg.layout.settings import LayoutSettings
+from fruitveg.split import manifest
 
 
 def run_layout(
     settings: LayoutSettings,
     raw: Path = paths.RAW,
-    duplicates_csv: Path = paths.AUDIT_DUPLICATES,
+    assignment: Path = paths.SPLIT_ASSIGNMENT,
     out: Path | None = None,
     summary_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Build data/layouts/<task> (or `out`) from `raw`; returns the summary it also writes."""
+    """Build data/layouts/<task> (or `out`) from `raw`, each file in the split the split
+    stage assigned; returns the summary it also writes."""
     task = settings.task
     out = paths.layout_dir(task) if out is None else out
     summary_path = paths.layout_summary(task) if summary_path is None else summary_path
     files = rawdata.scan(raw)
+    placed = manifest.read(assignment)
+    unplaced = [f.key for f in files if f.key not in placed]
+    if unplaced:
+        raise PipelineError(
+            f"{assignment}: no split for {len(unplaced)} file(s) of {raw}, e.g. "
+            f"{unplaced[0]}; rerun the split stage (dvc repro)"
+        )
     present = rawdata.classes_of(files)
-    # The mapping is checked for both tasks: it is also the list of classes we expect.
-    mapping = classes.binary_mapping(settings.fruit, settings.vegetable, present)
-    labels = mapping if task == "binary" else {c: c for c in present}
-    exclude = dedupe_removals(duplicates_csv) if settings.dedupe else {}
+    if task == "binary":  # the multiclass task's labels are the classes found, whatever they are
+        labels = classes.binary_mapping(settings.fruit, settings.vegetable, present)
+    else:
+        labels = {c: c for c in present}
+    exclude = {k: p.removed for k, p in placed.items() if p.removed} if settings.dedupe else {}
+    splits = {f.key: placed[f.key].split for f in files}
     with atomic_dir(out) as tmp:
-        summary = build(files, labels, tmp, settings.image_size, exclude)
+        summary = build(files, labels, tmp, settings.image_size, exclude, splits=splits)
     summary = {"task": task, "dedupe": settings.dedupe, **summary}
     write_json(summary_path, summary)
     return summary

@@ -14,8 +14,10 @@ import pandas as pd
 from fruitveg.core import history, paths
 from fruitveg.evaluation.plots import best_epoch
 from fruitveg.evaluation.statistics import CONFIDENCE, holm, mcnemar_exact
+from fruitveg.report import lightening
 from fruitveg.report.baselines import against_majority, chance_row, majority_label, majority_row
 from fruitveg.report.inputs import Inputs, ReportError
+from fruitveg.report.learning_speed import learning_speed
 from fruitveg.report.settings import ReportSettings
 
 ALPHA = 0.05
@@ -152,5 +154,7 @@ def build(settings: ReportSettings, inputs: Inputs) -> dict[str, Any]:
         "models": rows,
         "baselines": baselines,
         "paired_tests": tests,
+        "learning_speed": learning_speed(settings.pairs, inputs.histories),
         "confused_pairs": confused_pairs(multiclass),
+        "lightening": lightening.rows(settings.models, inputs.exports),
     }

@@ -1,11 +1,12 @@
 """What the report reads: for every model metrics/eval/<model>.json and
 <model>_details.json (headline metrics and every other number), the per-image
-predictions beside it and plots/history/<model>.csv (through fruitveg.core.history); for
+predictions beside it, plots/history/<model>.csv (through fruitveg.core.history) and
+metrics/export/<model>.json (every TFLite format against the Keras model); for
 every task the layout summary metrics/layout/<task>.json; the audit's report; and the
 hash DVC recorded for data/raw in dvc.lock."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ class Inputs:
     layouts: dict[str, dict[str, Any]]
     audit: dict[str, Any]
     raw: RawFingerprint | None
+    exports: dict[str, dict[str, Any]] = field(default_factory=dict)  # metrics/export/<model>
 
 
 def _read_json(path: Path, producer: str) -> dict[str, Any]:
@@ -84,6 +86,26 @@ def read_predictions(model: str) -> pd.DataFrame:
         raise ReportError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     frame["correct"] = frame["actual"] == frame["predicted"]
     return frame.set_index("path")
+
+
+def read_export(model: str) -> dict[str, Any]:
+    """What export@<model> measured: one row per format (Keras first), each with a status."""
+    path = paths.export_json(model)
+    export = _read_json(path, f"export@{model}")
+    if isinstance(export.get("skipped"), str):  # its arch is not in export.archs: no rows
+        return export
+    formats = export.get("formats")
+    if not (isinstance(formats, list) and formats and all(isinstance(r, dict) for r in formats)):
+        raise ReportError(f"{path}: 'formats' must be a non-empty list of rows")
+    for row in formats:
+        numbers = ("size_bytes", "accuracy", "latency_ms") if row.get("status") != "failed" else ()
+        if not isinstance(row.get("format"), str) or any(
+            not isinstance(row.get(k), int | float) for k in numbers
+        ):
+            raise ReportError(f"{path}: row {row.get('format')!r} lacks its format or numbers")
+    if not all(isinstance(export.get(k), int) for k in ("n_test", "threads")):
+        raise ReportError(f"{path}: missing n_test or threads")
+    return export
 
 
 def read_layout(task: str) -> dict[str, Any]:
@@ -128,4 +150,5 @@ def read_inputs(models: Sequence[ModelConfig]) -> Inputs:
         layouts={task: read_layout(task) for task in tasks},
         audit=_read_json(paths.AUDIT_REPORT, "the audit stage"),
         raw=read_raw_fingerprint(),
+        exports={name: read_export(name) for name in names},
     )

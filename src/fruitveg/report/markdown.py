@@ -4,7 +4,9 @@ from typing import Any
 
 import numpy as np
 
+from fruitveg.report import lightening
 from fruitveg.report.build import AUDIT_FACTS
+from fruitveg.report.learning_speed import markdown_lines as learning_speed_lines
 
 SYNTHETIC = (
     "**These numbers come from the offline synthetic default**: generated pictures of drawn "
@@ -191,7 +193,9 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = ["# Model comparison", "", *header_lines(report["header"]), ""]
     lines += results_lines(report) + cost_lines(report)
     if report["paired_tests"]:
-        lines += paired_lines(report)
+        lines += paired_lines(report) + learning_speed_lines(report["learning_speed"])
     if report["confused_pairs"]:
         lines += confused_lines(report)
+    if report.get("lightening"):  # reports built before export@<model> existed have none
+        lines += lightening.markdown_lines(report)
     return "\n".join(lines)

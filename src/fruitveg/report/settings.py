@@ -9,6 +9,7 @@ from typing import Any
 
 from fruitveg.core import params as P
 from fruitveg.core.model_config import ModelConfig, model_config, model_configs
+from fruitveg.core.paths import SPLITS
 from fruitveg.report.pairs import derived_pairs
 
 PAIRS_KEY = "report.pairs"
@@ -69,6 +70,19 @@ def _source_detail(params: dict[str, Any], source: str) -> str:
     )
 
 
+def _split_detail(params: dict[str, Any]) -> str:
+    """How the splits were made, for the header (the split stage checks the settings)."""
+    if P.optional(params, "data.split", "given") != "resplit":
+        return "; its own train/validation/test splits"
+    fractions = P.optional(params, "data.split_fractions", {})
+    fractions = fractions if isinstance(fractions, dict) else {}
+    shown = " / ".join(f"{s} {fractions.get(s)}" for s in SPLITS)
+    return (
+        f"; split by the pipeline (data.split: resplit; {shown} of each class; seed "
+        f"{P.seed(params)}), whole duplicate groups to one split, so no picture is in two"
+    )
+
+
 def report_settings(params: dict[str, Any]) -> ReportSettings:
     """Every model, and the pairs: report.pairs if it lists any, else derived from settings;
     the data source for the header."""
@@ -76,4 +90,5 @@ def report_settings(params: dict[str, Any]) -> ReportSettings:
     raw = P.optional(params, PAIRS_KEY, None)
     pairs = derived_pairs(models) if raw is None or raw == [] else _explicit_pairs(params, raw)
     source = P.choice(params, "data.source", SOURCES)
-    return ReportSettings(tuple(models), tuple(pairs), source, _source_detail(params, source))
+    detail = _source_detail(params, source) + _split_detail(params)
+    return ReportSettings(tuple(models), tuple(pairs), source, detail)

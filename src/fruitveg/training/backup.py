@@ -141,14 +141,14 @@ class Backup:
             return Resume(0, [], f"its parts disagree on the epochs finished (manifest: {epochs})")
         return Resume(epochs, rows)
 
-    def open(self, fingerprint: str) -> Resume:
+    def open(self, fingerprint: str, resume: bool = True) -> Resume:
         """Carry on from a sealed, unchanged state made from the same fingerprint; else
-        remove whatever is there and start afresh."""
+        (or when not to resume) remove whatever is there and start afresh."""
         self.fingerprint = fingerprint
         if not self.root.exists():
             self.root.mkdir(parents=True)
             return Resume(0, [])
-        found = self._resumable()
+        found = self._resumable() if resume else Resume(0, [], "multi-worker runs never resume")
         if found.epochs:
             return found
         shutil.rmtree(self.root)

@@ -26,6 +26,14 @@ def split_files(layout: Path, split: str, labels: tuple[str, ...]) -> tuple[list
     return files, targets
 
 
+def balanced_class_weight(targets: list[int], n_labels: int) -> dict[int, float]:
+    """Keras' class_weight that makes every label weigh as much in the loss as any other:
+    n / (labels * count), as scikit-learn's 'balanced' (a label without images gets 0)."""
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=n_labels)
+    n = counts.sum()
+    return {i: float(n / (n_labels * c)) if c else 0.0 for i, c in enumerate(counts.tolist())}
+
+
 def decoded(
     files: list[str], targets: list[int], size: int, n_labels: int, binary: bool
 ) -> tf.data.Dataset:

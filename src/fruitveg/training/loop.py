@@ -15,26 +15,40 @@ are in place.
 """
 
 import contextlib
+import hashlib
 import math
+import re
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import keras
+import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 from dvclive.utils import standardize_metric_name
 
 from fruitveg.core import history, paths
 from fruitveg.core.atomic import atomic_dir, write_json
+from fruitveg.core.errors import PipelineError
 from fruitveg.core.history import Epoch
 from fruitveg.models.backbones import WeightsError
 from fruitveg.models.build import build_model
+from fruitveg.training import cluster, keras_multiworker
 from fruitveg.training.backup import Backup, fingerprint
 from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup
-from fruitveg.training.inputs import decoded, eval_stream, split_files, train_stream
-from fruitveg.training.runtime import configure_runtime
+from fruitveg.training.inputs import (
+    balanced_class_weight,
+    decoded,
+    eval_stream,
+    split_files,
+    train_stream,
+)
+from fruitveg.training.runtime import Runtime, configure_runtime
 from fruitveg.training.settings import TrainSettings
 
 
@@ -53,7 +67,7 @@ def _replay(live: Live, rows: list[Epoch]) -> None:
         live.next_step()
 
 
-def _publish(s: TrainSettings, backup: Backup) -> int:
+def _publish(s: TrainSettings, backup: Backup, root: Path) -> int:
     """Save the best epoch's weights as a float32 model file, with its labels.
 
     The file holds the model alone, uncompiled: no optimizer state, a third of the size.
@@ -61,10 +75,30 @@ def _publish(s: TrainSettings, backup: Backup) -> int:
     keras.mixed_precision.set_global_policy("float32")
     model = build_model(replace(s.spec(), weights=None))  # weights come from the checkpoint
     model.load_weights(backup.best_weights)
-    with atomic_dir(paths.model_dir(s.name)) as tmp:
+    with atomic_dir(root / paths.model_dir(s.name)) as tmp:
         model.save(tmp / "model.keras")
         write_json(tmp / "labels.json", list(s.layout.labels))
     return model.count_params()
+
+
+@contextlib.contextmanager
+def _output_root(runtime: Runtime) -> Iterator[Path]:
+    """Where this process writes its outputs: the repository, or for a multi-worker task
+    that is not the chief a temporary folder removed afterwards. Every worker runs the same
+    callbacks, as Keras advises (a save may take part in collective ops); only the chief's
+    files are kept."""
+    if runtime.chief:
+        yield Path()
+        return
+    with tempfile.TemporaryDirectory(prefix="fruitveg-worker-") as tmp:
+        yield Path(tmp)
+
+
+def _shard_by_example(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """Each worker takes its share of every batch (file sharding does not apply here)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
 
 
 def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
@@ -73,9 +107,26 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
     verbose: Keras' progress bar (True) or one line per epoch (False); by default the
     progress bar only when stdout is a terminal.
     """
-    m, layout = s.model, s.layout
     progress_bar = sys.stdout.isatty() if verbose is None else verbose
     runtime = configure_runtime(s)
+    with _output_root(runtime) as root:
+        try:
+            return _train(s, runtime, root, progress_bar)
+        except tf.errors.OpError as exc:
+            if not s.cluster:
+                raise
+            # A dead or unreachable worker aborts the collective ops of every other one.
+            first = (exc.message or type(exc).__name__).strip().splitlines()[0]
+            first = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", first)  # TF's op name
+            raise PipelineError(
+                f"{s.name}: multi-worker training stopped ({s.cluster.describe()}): "
+                f"{type(exc).__name__}: {first}. A worker in TF_CONFIG is down or unreachable; "
+                "start every worker again (the run starts afresh)"
+            ) from None
+
+
+def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -> dict[str, Any]:
+    m, layout = s.model, s.layout
     with runtime.strategy.scope():
         try:  # a failed weights download stops here, before any data is read
             model = build_model(s.spec())
@@ -83,12 +134,28 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
             msg = f"params.yaml: 'models.{m.name}.weights' is {m.weights}: {exc}"
             raise WeightsError(msg) from None
         compile_model(model, m.optimizer, m.lr, s.binary, runtime.jit_compile)
-    backup = Backup(paths.train_backup_dir(m.name))
-    done, rows, discarded = backup.open(fingerprint(s))
+    if s.cluster:
+        keras_multiworker.enable(model, runtime.strategy)
+        # What must agree: settings, layout, versions, the cluster, and what each machine
+        # resolved from 'auto' (precision, XLA) on its own hardware.
+        same = f"{fingerprint(replace(s, cluster=None))} {s.cluster.jobs} {runtime.precision}"
+        same += f" XLA {runtime.jit_compile}"
+        cluster.check_same_run(
+            runtime.strategy, hashlib.sha256(same.encode()).hexdigest(), s.cluster
+        )
+    backup = Backup(root / paths.train_backup_dir(m.name))
+    # Only the chief keeps a backup, so a multi-worker run could not resume every worker
+    # from the same epoch: it starts afresh.
+    done, rows, discarded = backup.open(fingerprint(s), resume=s.cluster is None)
 
     train_files, train_targets = split_files(layout.root, "train", layout.labels)
     val_files, val_targets = split_files(layout.root, "validation", layout.labels)
     n_train = len(train_files)
+    # The study weighted every image alike; balanced: the loss counts every label alike
+    # (the binary task has 26 vegetable classes to 10 fruit ones).
+    class_weight = None
+    if m.class_weight == "balanced":
+        class_weight = balanced_class_weight(train_targets, len(layout.labels))
     print(
         f"{m.name}: {m.arch} attention={m.attention} on {layout.root} ({n_train} train, "
         f"{len(val_files)} validation images, {len(layout.labels)} labels, "
@@ -96,6 +163,7 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
         f"{runtime.device}, {runtime.strategy.num_replicas_in_sync} replica(s), "
         f"mixed precision {'on' if runtime.mixed_precision else 'off'}, "
         f"XLA {'on' if runtime.jit_compile else 'off'}"
+        + (f", class weights {m.class_weight}" if class_weight else "")
         + (f"; resuming after epoch {done} from {backup.root}" if done else "")
         + (
             f"; starting afresh: the backup in {backup.root} was removed, {discarded}"
@@ -109,10 +177,12 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
         decoded(train_files, train_targets, *shape), n_train, m.batch_size, s.seed, done, m.epochs
     )
     val_ds = eval_stream(decoded(val_files, val_targets, *shape), m.batch_size)
+    if s.cluster:
+        train_ds, val_ds = _shard_by_example(train_ds), _shard_by_example(val_ds)
 
-    history_csv = paths.history_csv(m.name)
+    history_csv = root / paths.history_csv(m.name)
     history.write(history_csv, rows)
-    live = Live(str(paths.live_dir(m.name)), dvcyaml=False, save_dvc_exp=False, report=None)
+    live = Live(str(root / paths.live_dir(m.name)), dvcyaml=False, save_dvc_exp=False, report=None)
     _replay(live, rows)
     best_so_far = max((r.val_accuracy for r in rows), default=None)
     callbacks = [
@@ -142,6 +212,7 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
             steps_per_epoch=math.ceil(n_train / m.batch_size),
             callbacks=callbacks,
             shuffle=False,  # train_stream shuffles, seeded per epoch
+            class_weight=class_weight,
             verbose=1 if progress_bar else 0,
         )
     else:  # killed after the last epoch but before publishing
@@ -150,7 +221,7 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
         raise RuntimeError(f"{m.name}: training stopped after {len(rows)} of {m.epochs} epochs")
 
     best = max(rows, key=lambda r: r.val_accuracy)  # first of equals, like ModelCheckpoint
-    n_params = _publish(s, backup)
+    n_params = _publish(s, backup, root)
     live.summary["best"] = {
         "epoch": best.epoch,
         "val_accuracy": best.val_accuracy,
@@ -159,7 +230,7 @@ def train(s: TrainSettings, *, verbose: bool | None = None) -> dict[str, Any]:
     live.make_summary()
     backup.remove()
     with contextlib.suppress(OSError):  # leave data/ tidy when no other backup remains
-        paths.train_backup_dir(m.name).parent.rmdir()
+        (root / paths.train_backup_dir(m.name)).parent.rmdir()
     return {
         "model": m.name,
         "epochs": m.epochs,

@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from fruitveg.training import precision
+from fruitveg.training.cluster import multiworker_strategy
 from fruitveg.training.settings import TrainSettings
 
 
@@ -16,6 +17,7 @@ class Runtime:
     device: str
     precision: str  # one of precision.PRECISIONS
     jit_compile: bool
+    chief: bool = True  # writes the stage's outputs; False on the other multi-worker tasks
 
     @property
     def mixed_precision(self) -> bool:
@@ -34,6 +36,8 @@ def configure_runtime(s: TrainSettings) -> Runtime:
         # RuntimeError: already initialised, e.g. by an earlier train() in this process.
         with contextlib.suppress(RuntimeError):
             tf.config.experimental.set_memory_growth(gpu, True)
+    # Collective ops are configured when TensorFlow starts, so before any op or device list.
+    multiworker = multiworker_strategy(s.cluster) if s.cluster else None
     keras.utils.set_random_seed(s.seed)
     tf.config.experimental.enable_op_determinism()
     options = s.train
@@ -44,11 +48,18 @@ def configure_runtime(s: TrainSettings) -> Runtime:
     print(f"{s.name}: {chosen} ({why})", flush=True)
 
     logical_gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-    if options.distribute == "mirrored" or (options.distribute == "auto" and len(logical_gpus) > 1):
+    if multiworker:  # all GPUs of every worker, or its CPU
+        strategy: tf.distribute.Strategy = multiworker
+    elif options.distribute == "mirrored" or (
+        options.distribute == "auto" and len(logical_gpus) > 1
+    ):
         # On a machine without GPUs, 'mirrored' spreads over the logical CPU devices.
         devices = logical_gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
-        strategy: tf.distribute.Strategy = tf.distribute.MirroredStrategy(devices)
+        strategy = tf.distribute.MirroredStrategy(devices)
     else:
         strategy = tf.distribute.get_strategy()
     device = f"{len(gpus)} GPU" if gpus else "CPU"
-    return Runtime(strategy, device, chosen, jit_compile(options.jit_compile, bool(gpus)))
+    if s.cluster:
+        device += f", {s.cluster.describe()}"
+    chief = s.cluster.is_chief if s.cluster else True
+    return Runtime(strategy, device, chosen, jit_compile(options.jit_compile, bool(gpus)), chief)

@@ -16,13 +16,14 @@ from fruitveg.core import paths
 from fruitveg.core.errors import PipelineError
 from fruitveg.core.model_config import ModelConfig, model_config
 from fruitveg.models.build import ModelSpec, min_image_size
+from fruitveg.training.cluster import Cluster, read_cluster
 from fruitveg.training.inputs import split_files
 from fruitveg.training.precision import PRECISIONS
 
 AUTO_BOOL = ("auto", True, False)
 # true/false, what params.yaml said before bfloat16: Keras' mixed float16, or float32.
 LEGACY_PRECISION = {True: "float16", False: "float32"}
-DISTRIBUTE = ("auto", "none", "mirrored")
+DISTRIBUTE = ("auto", "none", "mirrored", "multiworker")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class TrainSettings:
     train: TrainOptions
     seed: int
     layout: Layout
+    cluster: Cluster | None = None  # train.distribute: multiworker, from TF_CONFIG
 
     @property
     def name(self) -> str:
@@ -100,7 +102,15 @@ def train_settings(params: dict[str, Any], name: str) -> TrainSettings:
             f"below the {smallest} px that {config.arch} (models.{name}.arch) needs"
         )
     seed = P.seed(params)
-    return TrainSettings(model=config, train=train_options(params), seed=seed, layout=layout)
+    options = train_options(params)
+    cluster = read_cluster() if options.distribute == "multiworker" else None
+    if cluster and config.batch_size % cluster.size:
+        # batch_size is the global batch: each worker takes an equal share of every step's.
+        raise P.ParamError(
+            f"params.yaml: 'models.{name}.batch_size' is {config.batch_size}, not a multiple "
+            f"of the {cluster.size} workers in TF_CONFIG (the global batch is shared equally)"
+        )
+    return TrainSettings(model=config, train=options, seed=seed, layout=layout, cluster=cluster)
 
 
 def read_layout(root: Path, binary: bool) -> Layout:

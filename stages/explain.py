@@ -1,0 +1,41 @@
+"""explain: where each multiclass model looks, and what its attention block does.
+
+Usage: python stages/explain.py   (from the repository root)
+Reads params.yaml: models (which are multiclass, and which differ only in attention) and
+explain.right, explain.wrong; the trained models and the multiclass layout's test split.
+Writes plots/explain/<model>_gradcam.png for every multiclass model,
+plots/explain/<model>_attention.png for every attention model, and
+metrics/explain/attention.json (the numbers behind the attention pictures).
+"""
+
+import os
+import time
+
+from fruitveg.core.errors import run_stage
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before Keras loads TensorFlow
+    from fruitveg.core import params, paths
+    from fruitveg.explain.run import explain
+    from fruitveg.explain.settings import explain_settings
+
+    settings = explain_settings(params.load())  # every setting checked, once
+    start = time.perf_counter()
+    numbers = explain(settings)
+    print(
+        f"explain: {len(settings.models)} Grad-CAM grids, {len(numbers)} attention blocks -> "
+        f"{paths.EXPLAIN_PLOTS}/, {paths.EXPLAIN_ATTENTION_JSON} "
+        f"({time.perf_counter() - start:.1f} s after start-up)"
+    )
+    for name, n in numbers.items():
+        w, ratio = n["weights"], n["after_over_before_rms"]
+        print(
+            f"  {name}: channel weights median {w['p50']:.3f} (5-95 % {w['p05']:.3f}-"
+            f"{w['p95']:.3f}); rms after/before the block "
+            + (f"{ratio:.3f}" if ratio is not None else "n/a (all zero before)")
+        )
+
+
+if __name__ == "__main__":
+    run_stage(main, fast_exit=True)  # TensorFlow: skip its slow teardown
