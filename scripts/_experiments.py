@@ -125,7 +125,8 @@ def run_queue(
 
 
 def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Name -> data of each experiment in `dvc exp show --json`, and BASELINE -> HEAD's data.
+    """Name -> data of each finished experiment in `dvc exp show --json`, and BASELINE ->
+    HEAD's data.
 
     Each data dict holds "params" and "metrics" as DVC shows them, and "rev": the commit
     whose files the experiment left (for git_show).
@@ -135,6 +136,9 @@ def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if baseline.get("rev") != "workspace" and BASELINE not in found:
             found[BASELINE] = (baseline.get("data") or {}) | {"rev": baseline.get("rev")}
         for exp in baseline.get("experiments") or []:
+            # A failed (or unfinished) run shows its baseline's files: never its results.
+            if (exp.get("executor") or {}).get("state") not in (None, "success"):
+                continue
             for rev in exp.get("revs") or []:
                 if rev.get("name") and rev.get("data"):
                     found[rev["name"]] = rev["data"] | {"rev": rev.get("rev")}

@@ -155,6 +155,22 @@ def test_write_gives_the_table_and_a_png(sweep, tmp_path: Path) -> None:
         assert im.format == "PNG" and im.width > 400
 
 
+def test_failed_or_unfinished_runs_are_not_read(sweep) -> None:
+    def exp(name: str, state: str | None) -> dict:
+        executor = None if state is None else {"state": state}
+        return {"name": name, "executor": executor,
+                "revs": [{"name": name, "rev": name, "data": {"params": {}}}]}  # fmt: skip
+
+    shown = [
+        {"rev": "workspace", "data": {}},
+        {"rev": "abc", "data": {"params": {}}, "experiments": [
+            exp("done", "success"), exp("kept", None), exp("broken", "failed"),
+            exp("waiting", "queued"), exp("busy", "running")]},
+    ]  # fmt: skip
+    found = sys.modules["_experiments"].experiments(shown)
+    assert sorted(found) == ["HEAD (baseline)", "done", "kept"]
+
+
 def test_arguments_are_checked_before_anything_runs(sweep) -> None:
     assert sweep.parse_levels(["3", "0", "1.5"]) == [0.0, 1.5, 3.0]
     for bad, message in ((["x"], "not a number"), (["6"], "a level is from 0 to 5"),
