@@ -23,11 +23,14 @@ quick: $(VENV)/.installed  ## everyday subset: no dvc or stage subprocesses, no 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# MariaDB for the database tests (the tests start their own server on 127.0.0.1).
+# MariaDB and OpenSSH for the database and remote tests (they start their own servers on 127.0.0.1).
 system:
 	@command -v mariadbd >/dev/null || command -v /usr/sbin/mariadbd >/dev/null || { \
 	  echo "installing mariadb-server for the database tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; }
+	@test -x /usr/sbin/sshd || { \
+	  echo "installing openssh-server for the remote tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null; }
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
