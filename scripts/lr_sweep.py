@@ -28,7 +28,9 @@ from fruitveg.core.errors import PipelineError
 DEFAULT_MODEL = "cnn"
 DEFAULT_RATES = ("1e-3", "1e-4", "1e-5")
 QUEUE_LOG = Path(".dvc/tmp/lr_sweep_queue.log")
-POLL_SECONDS = 3.0
+# Each look at the queue starts dvc (about a CPU-second): look often while experiments start
+# and finish quickly (tests), then less often, so that polling does not slow the training.
+POLL_SECONDS = (1.0, 15.0)  # first and longest wait; doubles in between
 BASELINE = "HEAD (baseline)"  # a space: never an experiment (git ref) name
 # README.md's invocation: changed settings and headline metrics, no dependency hashes.
 EXP_SHOW = "dvc exp show --only-changed --drop 'Created|.*/'"
@@ -127,6 +129,7 @@ def run_queue(names: list[str], jobs: int, timeout: float | None) -> dict[str, s
         raise SweepError(f"dvc queue start failed; see {QUEUE_LOG}")
     deadline = None if timeout is None else time.monotonic() + timeout
     last = ""
+    wait = POLL_SECONDS[0]
     while True:
         states = queue_states()
         pending = [n for n, s in states.items() if s in ("Queued", "Running")]
@@ -139,7 +142,8 @@ def run_queue(names: list[str], jobs: int, timeout: float | None) -> dict[str, s
             return ours
         if deadline is not None and time.monotonic() > deadline:
             raise SweepError(f"queue still busy after {timeout:.0f} s: {', '.join(pending)}")
-        time.sleep(POLL_SECONDS)
+        time.sleep(wait)
+        wait = min(wait * 2, POLL_SECONDS[1])
 
 
 def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -186,11 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default=DEFAULT_MODEL, help="a key of params.yaml models:")
     parser.add_argument("--lr", nargs="+", default=list(DEFAULT_RATES), help="learning rates")
-    parser.add_argument("--jobs", type=int, default=1, help="queue workers (default 1)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="queue workers running experiments at once (default 1; docs/remote.md)",
+    )
     parser.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
     args = parser.parse_args(argv)
     try:
         rates = parse_rates(args.lr)
+        if args.jobs < 1:
+            raise SweepError(f"--jobs {args.jobs}: at least one queue worker is needed")
         # The name goes into experiment names and -S keys: checked before anything is run.
         P.model_name(args.model, "--model")
         models = P.optional(P.load(), "models", None)
@@ -199,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SweepError(f"params.yaml: unknown model {args.model!r} (models: has {known})")
         queued = queue(args.model, rates)
         names = [n for n, _ in queued]
-        states = run_queue(names, max(args.jobs, 1), args.timeout)
+        states = run_queue(names, args.jobs, args.timeout)
         found = experiments(json.loads(dvc("exp", "show", "--json").stdout))
         print()
         rows = [row(n, found.get(n, {}), args.model) for n in [BASELINE, *names]]
