@@ -4,10 +4,12 @@ Copies the repository's code into bench/out/sweep_jobs/ (tests/repo_copy.py: no 
 sizes it small but real (--per-class training images per class at --size px; binary_cnn
 and cnn, --epochs each), reproduces it once and commits: the baseline. Then, in a fresh copy
 of that baseline for each --jobs value, times a sweep of cnn over three learning rates
-(each experiment reruns train@cnn, evaluate@cnn, report and push_db) and prints one line
+(each experiment reruns train@cnn, evaluate@cnn, report and push_db), with this
+checkout's scripts/lr_sweep.py and prints one line
 per value with the load average before and after. Run from the repository root:
 
     .venv/bin/python bench/sweep_jobs.py                  # --jobs 1 and 2, 3 rates
+    .venv/bin/python bench/sweep_jobs.py --keep-baseline  # the same baseline again
     .venv/bin/python bench/sweep_jobs.py --per-class 16 --size 48 --epochs 5
 """
 
@@ -26,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from tests.repo_copy import copy_repo  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "sweep_jobs"
-RATES = ("1e-2", "1e-3", "1e-4")
+# None equal to the baseline's 1e-3: that experiment would train nothing (all cached).
+RATES = ("1e-2", "1e-4", "1e-5")
 
 
 def sh(cwd: Path, *args: str) -> str:
@@ -42,8 +45,12 @@ def sh(cwd: Path, *args: str) -> str:
     return done.stdout
 
 
-def baseline(per_class: int, size: int, epochs: int) -> Path:
+def baseline(per_class: int, size: int, epochs: int, keep: bool) -> Path:
     repo = OUT / "baseline"
+    if keep and (repo / "dvc.lock").exists():
+        for old in OUT.glob("jobs*"):
+            shutil.rmtree(old)
+        return repo
     shutil.rmtree(OUT, ignore_errors=True)
     repo.mkdir(parents=True)
     copy_repo(repo)
@@ -73,18 +80,24 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32, help="layout.image_size")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--lr", nargs="+", default=list(RATES), help="the sweep's rates")
+    parser.add_argument("--keep-baseline", action="store_true", help="reuse the last baseline")
     args = parser.parse_args()
-    base = baseline(args.per_class, args.size, args.epochs)
+    base = baseline(args.per_class, args.size, args.epochs, args.keep_baseline)
     for jobs in args.jobs:
         repo = OUT / f"jobs{jobs}"
         shutil.copytree(base, repo, symlinks=True)
         load = os.getloadavg()[0]
         start = time.monotonic()
-        sh(repo, sys.executable, str(repo / "scripts" / "lr_sweep.py"), "--jobs", str(jobs),
-           "--lr", *RATES)  # fmt: skip
+        sweep = [str(ROOT / "scripts" / "lr_sweep.py"), "--jobs", str(jobs), "--lr", *args.lr]
+        sh(repo, sys.executable, *sweep)
         took = time.monotonic() - start
-        print(f"--jobs {jobs}: {took:.0f} s for {len(RATES)} rates "
-              f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after)", flush=True)  # fmt: skip
+        after = os.getloadavg()[0]
+        print(
+            f"--jobs {jobs}: {took:.0f} s for {len(args.lr)} rates "
+            f"(load average {load:.1f} before, {after:.1f} after)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

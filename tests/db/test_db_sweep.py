@@ -29,8 +29,15 @@ BASE_LR = 0.001
 TABLE = "sweep_logs"
 # Writes plots/history/<model>.csv from the model's learning rate, as training would.
 TRAIN = """\
-import sys, yaml
+import os, pathlib, sys, yaml
 from rendezvous import meet
+# SWEEP_STOP_WORKER: the first experiment to train leaves an empty message in the queue's
+# folder, as one being written looks; the worker reading it stops after this experiment.
+marker = os.environ.get("SWEEP_STOP_WORKER")
+if marker and not os.path.exists(marker):
+    open(marker, "w").close()
+    inbox = pathlib.Path(os.environ["DVC_ROOT"], ".dvc/tmp/exps/celery/broker/in")
+    (inbox / "0000000_half-written.celery.msg").touch()
 model = sys.argv[1]
 lr = float(yaml.safe_load(open("params.yaml"))["models"][model]["lr"])
 meet("train")
@@ -104,10 +111,12 @@ def sh(repo: Path, *args: str, extra: dict[str, str] | None = None, timeout: flo
     return done.stdout
 
 
-def sweep(tmp_path: Path, target: dict[str, str]) -> tuple[Path, str, str]:
+def sweep(
+    tmp_path: Path, target: dict[str, str], jobs: int = 2, stop_worker: bool = False
+) -> tuple[Path, str, str, str]:
     """A committed stand-in pipeline reproduced once (the baseline's rows), then a two-job
-    sweep of cnn's learning rate; returns the repository, the commit reproduced and the
-    sweep's baseline commit."""
+    sweep of cnn's learning rate; returns the repository, the commit reproduced, the
+    sweep's baseline commit and what the sweep printed."""
     repo = tmp_path / "repo"
     (repo / "plots" / "history").mkdir(parents=True)
     block = {"task": "multiclass", "arch": "cnn", "attention": "none", "lr": BASE_LR,
@@ -132,19 +141,21 @@ def sweep(tmp_path: Path, target: dict[str, str]) -> tuple[Path, str, str]:
     sh(repo, "git", "commit", "-qm", "baseline")
     baseline = sh(repo, "git", "rev-parse", "HEAD").strip()
     meeting = tmp_path / "rendezvous"
+    extra = {"SWEEP_RENDEZVOUS": str(meeting)} if jobs == 2 else {}
+    if stop_worker:
+        extra["SWEEP_STOP_WORKER"] = str(tmp_path / "worker-stopped")
     try:
-        out = sh(repo, sys.executable, str(SWEEP), "--jobs", "2", "--lr", *RATES,
-                 "--timeout", "240", extra=target | {"SWEEP_RENDEZVOUS": str(meeting)},
-                 timeout=300)  # fmt: skip
+        out = sh(repo, sys.executable, str(SWEEP), "--jobs", str(jobs), "--lr", *RATES,
+                 "--timeout", "240", extra=target | extra, timeout=300)  # fmt: skip
     finally:
         subprocess.run([sys.executable, "-m", "dvc", "queue", "stop"], cwd=repo,
                        env=env(repo, {}), capture_output=True)  # fmt: skip
     names = {f"cnn-lr-{r}" for r in ("1e-2", "1e-4")}
-    for step in ("train", "push_db"):  # each experiment met the other at both steps
+    for step in ("train", "push_db") if jobs == 2 else ():  # each met the other at both
         assert {p.name for p in (meeting / step).iterdir()} == names, step
     for name in names:
         assert f"| {name} " in out, out
-    return repo, first, baseline
+    return repo, first, baseline, out
 
 
 def check_rows(rows: list[tuple], first: str, baseline: str) -> None:
@@ -168,18 +179,30 @@ def check_rows(rows: list[tuple], first: str, baseline: str) -> None:
         ), run
 
 
-def test_two_jobs_push_every_experiment_once_into_sqlite(tmp_path: Path) -> None:
-    repo, first, baseline = sweep(tmp_path, {})
+def sqlite_rows(repo: Path) -> list[tuple]:
     with sqlite3.connect(repo / "data" / "push_db" / "training_logs.sqlite") as conn:
-        rows = conn.execute(
+        return conn.execute(
             f"SELECT run, exp_name, model_name, epoch, learning_rate FROM {TABLE}"
         ).fetchall()
-    check_rows(rows, first, baseline)
+
+
+def test_a_queue_worker_that_stops_early_is_started_again(tmp_path: Path) -> None:
+    """The worker stops after its first experiment with the second still queued (it read
+    a half-written queue message): the sweep starts it again and finishes."""
+    repo, first, baseline, out = sweep(tmp_path, {}, jobs=1, stop_worker=True)
+    assert (tmp_path / "worker-stopped").exists()
+    assert "still queued: starting them again (1 of 3)" in out, out
+    check_rows(sqlite_rows(repo), first, baseline)
+
+
+def test_two_jobs_push_every_experiment_once_into_sqlite(tmp_path: Path) -> None:
+    repo, first, baseline, _ = sweep(tmp_path, {})
+    check_rows(sqlite_rows(repo), first, baseline)
 
 
 def test_two_jobs_push_every_experiment_once_into_mysql(tmp_path: Path, mariadb: MariaDB) -> None:
     mariadb.sql(f"DROP TABLE IF EXISTS {TABLE}")
-    repo, first, baseline = sweep(tmp_path, mysql_env(mariadb))
+    repo, first, baseline, _ = sweep(tmp_path, mysql_env(mariadb))
     rows = mariadb.sql(
         f"SELECT run, exp_name, model_name, epoch, learning_rate FROM {TABLE}", database=DATABASE
     )
