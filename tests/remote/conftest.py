@@ -19,8 +19,8 @@ from ..repo_copy import copy_repo
 from .servers import BUCKET, REGION, S3Server, SshServer
 
 S3_REMOTE, SSH_REMOTE = "s3team", "sshteam"
-# Two models: a train stage for each task; the remote is the point, not the training.
-MODELS = ("binary_cnn", "cnn")
+# One model: the remote is the point, not the training.
+MODELS = ("cnn",)
 # botocore wants an existing file where AWS_CONFIG_FILE points (/dev/null is refused).
 _NO_AWS = Path(tempfile.mkdtemp(prefix="no-aws-"))
 atexit.register(shutil.rmtree, _NO_AWS, True)
