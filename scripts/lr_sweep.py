@@ -32,7 +32,8 @@ QUEUE_LOG = Path(".dvc/tmp/lr_sweep_queue.log")
 WORKER_DIR = Path(".dvc/tmp/exps/celery")
 WORKER_START_S = 30.0  # a started worker shows up there well within this
 RESTARTS = 3  # times workers are started again when they stop with experiments queued
-POLL_SECONDS = (0.5, 15.0)  # first and longest wait between looks; doubles in between
+WATCH_SECONDS = 1.0  # between looks at the workers' files: cheap, no dvc started
+POLL_SECONDS = 15.0  # between `dvc queue status` calls where the workers can't be seen
 BASELINE = "HEAD (baseline)"  # a space: never an experiment (git ref) name
 # README.md's invocation: changed settings and headline metrics, no dependency hashes.
 EXP_SHOW = "dvc exp show --only-changed --drop 'Created|.*/'"
@@ -163,8 +164,8 @@ def run_queue(names: list[str], jobs: int, timeout: float | None) -> dict[str, s
     start_workers(jobs)
     deadline = None if timeout is None else time.monotonic() + timeout
     restarts, seen, since = 0, False, time.monotonic()
-    wait = POLL_SECONDS[0]
     while True:
+        wait = WATCH_SECONDS
         if deadline is not None and time.monotonic() > deadline:
             busy = [n for n, s in queue_states().items() if s in ("Queued", "Running")]
             raise SweepError(f"queue still busy after {timeout:.0f} s: {', '.join(busy)}")
@@ -187,13 +188,12 @@ def run_queue(names: list[str], jobs: int, timeout: float | None) -> dict[str, s
                 print(f"queue workers stopped with {', '.join(queued)} still queued: "
                       f"starting them again ({restarts} of {RESTARTS})", flush=True)  # fmt: skip
                 start_workers(jobs)
-                seen, since, wait = False, time.monotonic(), POLL_SECONDS[0]
+                seen, since = False, time.monotonic()
                 continue
             # Running without a worker process we can see: DVC keeps its workers elsewhere
-            # than WORKER_DIR; fall back to asking the queue, at the longest interval.
-            wait = POLL_SECONDS[1]
+            # than WORKER_DIR; fall back to asking the queue, seldom (each call starts dvc).
+            wait = POLL_SECONDS
         time.sleep(wait)
-        wait = min(wait * 2, POLL_SECONDS[1])
 
 
 def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
