@@ -23,7 +23,7 @@ quick: $(VENV)/.installed  ## everyday subset: no dvc or stage subprocesses, no 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# MariaDB for the database tests (the tests start their own server on 127.0.0.1).
+# MariaDB and OpenSSH for the database and remote tests (they start their own servers on 127.0.0.1).
 system:
 	@command -v mariadbd >/dev/null || command -v /usr/sbin/mariadbd >/dev/null || { \
 	  echo "installing mariadb-server for the database tests"; \
@@ -31,6 +31,9 @@ system:
 	@command -v chromium >/dev/null || { \
 	  echo "installing chromium for the offline plots test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x /usr/sbin/sshd || { \
+	  echo "installing openssh-server for the remote tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null; }
 
 # Offline plots: vega, vega-lite and vega-embed from npm (pinned in vega/package-lock.json),
 # inlined into vega/page.html, the page template .dvc/config gives `dvc plots show`.

@@ -19,7 +19,12 @@ from typing import Any
 import yaml
 
 QUEUE_LOG = Path(".dvc/tmp/sweep_queue.log")
-POLL_SECONDS = 3.0
+# Where DVC's process manager keeps a <name>.json (pid, returncode) per queue worker.
+WORKER_DIR = Path(".dvc/tmp/exps/celery")
+WORKER_START_S = 30.0  # a started worker shows up there well within this
+RESTARTS = 3  # times workers are started again when they stop with experiments queued
+WATCH_SECONDS = 1.0  # between looks at the workers' files: cheap, no dvc started
+POLL_SECONDS = 15.0  # between `dvc queue status` calls where the workers can't be seen
 BASELINE = "HEAD (baseline)"  # a space: never an experiment (git ref) name
 
 
@@ -90,10 +95,7 @@ def queue_states() -> dict[str, str]:
     return states
 
 
-def run_queue(
-    names: list[str], jobs: int, timeout: float | None, log_path: Path = QUEUE_LOG
-) -> dict[str, str]:
-    """Start the queue and wait until nothing is queued or running; return our tasks' states."""
+def start_workers(jobs: int, log_path: Path = QUEUE_LOG) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # The worker detaches but keeps the caller's output pipes open: a captured run would
     # never see end-of-file, so its output goes to a log file instead.
@@ -107,21 +109,73 @@ def run_queue(
         )
     if started.returncode != 0:
         raise SweepError(f"dvc queue start failed; see {log_path}")
+
+
+def live_workers() -> list[int]:
+    """Process ids of the queue workers still running, from the files DVC's process manager
+    keeps for each (<name>.json: pid, and returncode once the worker has exited)."""
+    pids = []
+    for info in WORKER_DIR.glob("dvc-exp-worker-*.json"):
+        try:
+            data = json.loads(info.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # being written: looked at again next time
+            continue
+        pid = data.get("pid") if isinstance(data, dict) else None
+        if isinstance(pid, int) and data.get("returncode") is None:
+            try:
+                os.kill(pid, 0)
+                pids.append(pid)
+            except ProcessLookupError:
+                pass
+            except PermissionError:  # alive, another user's
+                pids.append(pid)
+    return pids
+
+
+def run_queue(
+    names: list[str], jobs: int, timeout: float | None, log_path: Path = QUEUE_LOG
+) -> dict[str, str]:
+    """Start the queue and wait until nothing is queued or running; return our tasks' states.
+
+    While workers run, this watches their processes rather than asking `dvc queue status`:
+    each status call broadcasts a control message through the queue's folder, and a worker
+    that reads one before it is wholly written stops (kombu's file transport), leaving the
+    rest of the queue waiting. If the workers are gone with experiments still queued, for
+    that or any reason, they are started again, up to RESTARTS times.
+    """
+    start_workers(jobs, log_path)
     deadline = None if timeout is None else time.monotonic() + timeout
-    last = ""
+    restarts, seen, since = 0, False, time.monotonic()
     while True:
-        states = queue_states()
-        pending = [n for n, s in states.items() if s in ("Queued", "Running")]
-        ours = {n: states.get(n, "?") for n in names}
-        summary = ", ".join(f"{n}: {s}" for n, s in ours.items())
-        if summary != last:
-            print(summary, flush=True)
-            last = summary
-        if not pending:
-            return ours
+        wait = WATCH_SECONDS
         if deadline is not None and time.monotonic() > deadline:
-            raise SweepError(f"queue still busy after {timeout:.0f} s: {', '.join(pending)}")
-        time.sleep(POLL_SECONDS)
+            busy = [n for n, s in queue_states().items() if s in ("Queued", "Running")]
+            raise SweepError(f"queue still busy after {timeout:.0f} s: {', '.join(busy)}")
+        if live_workers():
+            seen = True
+        elif seen or time.monotonic() - since > WORKER_START_S:
+            states = queue_states()
+            ours = {n: states.get(n, "?") for n in names}
+            print(", ".join(f"{n}: {s}" for n, s in ours.items()), flush=True)
+            if not any(s == "Running" for s in states.values()):
+                queued = [n for n, s in states.items() if s == "Queued"]
+                if not queued:
+                    return ours
+                if restarts == RESTARTS:
+                    raise SweepError(
+                        f"queue workers stopped {restarts + 1} times with {', '.join(queued)} "
+                        f"still queued; see {WORKER_DIR}/*.out"
+                    )
+                restarts += 1
+                print(f"queue workers stopped with {', '.join(queued)} still queued: "
+                      f"starting them again ({restarts} of {RESTARTS})", flush=True)  # fmt: skip
+                start_workers(jobs, log_path)
+                seen, since = False, time.monotonic()
+                continue
+            # Running without a worker process we can see: DVC keeps its workers elsewhere
+            # than WORKER_DIR; fall back to asking the queue, seldom (each call starts dvc).
+            wait = POLL_SECONDS
+        time.sleep(wait)
 
 
 def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

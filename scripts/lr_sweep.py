@@ -97,10 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default=DEFAULT_MODEL, help="a key of params.yaml models:")
     parser.add_argument("--lr", nargs="+", default=list(DEFAULT_RATES), help="learning rates")
-    parser.add_argument("--jobs", type=int, default=1, help="queue workers (default 1)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="queue workers running experiments at once (default 1; docs/remote.md)",
+    )
     parser.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
     args = parser.parse_args(argv)
     try:
+        if args.jobs < 1:
+            raise SweepError(f"--jobs {args.jobs}: at least one queue worker is needed")
         rates = parse_rates(args.lr)
         # The name goes into experiment names and -S keys: checked before anything is run.
         P.model_name(args.model, "--model")
@@ -110,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SweepError(f"params.yaml: unknown model {args.model!r} (models: has {known})")
         queued = queue(args.model, rates)
         names = [n for n, _ in queued]
-        states = run_queue(names, max(args.jobs, 1), args.timeout, QUEUE_LOG)
+        states = run_queue(names, args.jobs, args.timeout, QUEUE_LOG)
         found = experiments(json.loads(dvc("exp", "show", "--json").stdout))
         print()
         rows = [row(n, found.get(n, {}), args.model) for n in [BASELINE, *names]]

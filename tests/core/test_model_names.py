@@ -67,6 +67,7 @@ def test_stages_refuse_unsafe_model_names_before_touching_disk(hostile, monkeypa
 
 def test_lr_sweep_checks_the_model_before_running_anything(hostile, monkeypatch, capsys):
     _, names = hostile
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))  # lr_sweep imports its _experiments
     sweep = load_script(REPO / "scripts" / "lr_sweep.py")
     monkeypatch.setattr(sweep, "dvc", None)  # calling dvc at all fails the test
     monkeypatch.setattr(subprocess, "run", None)

@@ -125,5 +125,7 @@ def test_sweep_refuses_an_unknown_model_or_rate_before_queueing(pipeline):
     assert bad.returncode == 1 and "unknown model 'alexnet' (models: has cnn, vgg16)" in bad.stderr
     bad = run(repo, sys.executable, SWEEP, "--lr", "0", check=False)
     assert bad.returncode == 1 and "--lr '0': a learning rate must be > 0" in bad.stderr
+    bad = run(repo, sys.executable, SWEEP, "--jobs", "0", check=False)
+    assert bad.returncode == 1 and "--jobs 0: at least one queue worker" in bad.stderr
     queued = run(repo, sys.executable, "-m", "dvc", "queue", "status").stdout
     assert "Queued" not in queued

@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 from fruitveg.core import secrets
 
+exit_process = os._exit  # fast_exit's way out: no atexit handlers, no interpreter teardown
+
 
 class PipelineError(ValueError):
     """Bad input or settings; the message names the file or setting at fault."""
@@ -31,10 +33,9 @@ def run_stage(main: Callable[[], None], *, fast_exit: bool = False) -> None:
         try:
             main()
             if fast_exit:
-                logging.shutdown()
                 sys.stdout.flush()
                 sys.stderr.flush()
-                os._exit(0)
+                exit_process(0)
         except PipelineError as exc:
             print(f"error: {scrub(str(exc))}", file=sys.stderr)
             raise SystemExit(1) from None
