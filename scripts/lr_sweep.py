@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from _experiments import BASELINE, SweepError, dvc, existing_names, experiments, run_queue
+from _experiments import table as experiment_table
 
 from fruitveg.core import params as P
 from fruitveg.core.errors import PipelineError
@@ -82,13 +83,7 @@ def row(name: str, data: dict[str, Any], model: str) -> tuple[str, str, str, str
 
 def table(rows: list[tuple[str, ...]], model: str) -> str:
     header = ("experiment", f"models.{model}.lr", "test accuracy", "test loss")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-        for r in [header, *rows]
-    ]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    return experiment_table(header, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
