@@ -38,4 +38,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main, fast_exit=True)  # TensorFlow: skip its slow teardown
+    run_stage(main)

@@ -1,8 +1,6 @@
 """The stage boundary: one clear line for a PipelineError, and no secret in anything printed."""
 
-import atexit
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -12,39 +10,21 @@ from typing import Any, TextIO
 from fruitveg.core import secrets
 
 
-def _leave_now() -> None:
-    """The libraries' exit handlers (TensorFlow's: its generated files in the temporary
-    folder), then out without the interpreter's teardown, which is the slow part."""
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-exit_process = _leave_now  # fast_exit's way out
-
-
 class PipelineError(ValueError):
     """Bad input or settings; the message names the file or setting at fault."""
 
 
-def run_stage(main: Callable[[], None], *, fast_exit: bool = False) -> None:
+def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main with every known secret masked in its output and errors.
 
     A PipelineError ends it with one line (exit 1); any other exception with its
     traceback, scrubbed (exit 1, or 130 for Ctrl-C), since a library may put a credential
     in a message (http.client quotes a bad Authorization header whole).
-
-    fast_exit: after a successful main, run the exit handlers and leave at once, skipping
-    the interpreter's teardown: TensorFlow's takes 1-2.5 s a process, paid by every TF stage
-    of `dvc repro`. Only for stage scripts: every output is written and closed by then.
     """
     scrub = secrets.scrubber()
     with _scrubbed_output(scrub):
         try:
             main()
-            if fast_exit:
-                exit_process()
         except PipelineError as exc:
             print(f"error: {scrub(str(exc))}", file=sys.stderr)
             raise SystemExit(1) from None
