@@ -4,11 +4,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from fruitveg.evaluation.files import save_png
 from fruitveg.evaluation.statistics import CONFIDENCE
+
+
+def log_x(ax: Axes) -> None:
+    """A log-scale x axis labelled 1, 2, 5, 10, 20, ... in plain numbers."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_accuracy(
@@ -58,10 +67,7 @@ def plot_cost(rows: list[dict[str, Any]], target: Path) -> None:
         ax.errorbar(r["latency_ms"], a, yerr=err, fmt="none", ecolor="grey", capsize=3)
         ax.scatter(r["latency_ms"], a, s=size, color=colour, alpha=0.6, zorder=3)
         ax.annotate(r["model"], (r["latency_ms"], a), textcoords="offset points", xytext=(6, 6))
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    log_x(ax)
     ax.margins(x=0.15, y=0.1)
     ax.set_xlabel("inference latency per image, ms (log scale)")
     ax.set_ylabel("test accuracy, %")

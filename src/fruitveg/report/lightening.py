@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from fruitveg.core.model_config import ModelConfig
 from fruitveg.evaluation.files import save_png
+from fruitveg.report.figures import log_x
 
 # export's rows, in its order; the marker each format has in the picture
 MARKERS = {"keras": "o", "float32": "s", "float16": "^", "dynamic_int8": "D", "int8": "v"}
@@ -121,10 +121,7 @@ def plot(table: list[dict[str, Any]], target: Path) -> None:
                 x, y, marker=MARKERS.get(r["format"], "o"), s=60, zorder=3,
                 facecolors="none" if hollow else colours[m], edgecolors=colours[m],
             )  # fmt: skip
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    log_x(ax)
     ax.margins(x=0.1, y=0.1)
     ax.set_xlabel("file size, MB (log scale)")
     ax.set_ylabel("test accuracy, %")
