@@ -23,7 +23,7 @@ import csv
 import io
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,24 +151,31 @@ def queue(
     return queued
 
 
-def results(
+def evaluated(
     found: dict[str, dict[str, Any]], locks: dict[str, dict[str, Any]], models: list[str]
-) -> list[Result]:
-    """Each model's accuracy in each experiment of `locks` (name -> its dvc.lock) that
-    evaluated it on its own data; the level read from the experiment's own params (absent:
-    0, the data before difficulty existed)."""
-    out = []
+) -> Iterator[tuple[dict[str, Any], float, str]]:
+    """(experiment data, level, model) for each model that an experiment of `locks` (name ->
+    its dvc.lock) evaluated on its own data; the level read from the experiment's own params
+    (absent: 0, the data before difficulty existed)."""
     for name, locked in locks.items():
         data = found.get(name)
         if data is None:
             continue
         level = float(param(data, KEY) or 0)
         for model in models:
-            m = headline(data, model)
-            if not evaluated_here(locked, model):
-                continue  # left out of this run: its metrics are the baseline's
-            if all(k in m for k in ("accuracy", "acc_low", "acc_high")):
-                out.append(Result(model, level, m["accuracy"], m["acc_low"], m["acc_high"]))
+            if evaluated_here(locked, model):  # else left out: its metrics are the baseline's
+                yield data, level, model
+
+
+def results(
+    found: dict[str, dict[str, Any]], locks: dict[str, dict[str, Any]], models: list[str]
+) -> list[Result]:
+    """Each model's accuracy in each experiment that evaluated it (see evaluated)."""
+    out = []
+    for data, level, model in evaluated(found, locks, models):
+        m = headline(data, model)
+        if all(k in m for k in ("accuracy", "acc_low", "acc_high")):
+            out.append(Result(model, level, m["accuracy"], m["acc_low"], m["acc_high"]))
     return out
 
 
@@ -187,18 +194,13 @@ def majorities(
     """Each task's majority-class accuracy at each level, from the test labels of the
     first model of the task that the experiment evaluated (read(rev, path) gives a file)."""
     out: dict[tuple[str, float], Majority] = {}
-    for name, locked in locks.items():
-        data = found.get(name)
-        if data is None:
+    for data, level, model in evaluated(found, locks, models):
+        task = str(param(data, f"models.{model}.task") or "multiclass")
+        if (task, level) in out:
             continue
-        level = float(param(data, KEY) or 0)
-        for model in models:
-            task = str(param(data, f"models.{model}.task") or "multiclass")
-            if (task, level) in out or not evaluated_here(locked, model):
-                continue
-            text = read(str(data.get("rev")), eval_predictions_csv(model).as_posix())
-            if text:
-                out[task, level] = Majority(task, level, majority_share(text))
+        text = read(str(data.get("rev")), eval_predictions_csv(model).as_posix())
+        if text:
+            out[task, level] = Majority(task, level, majority_share(text))
     return list(out.values())
 
 
