@@ -4,7 +4,9 @@ secret, in any form; an unexpected exception prints a scrubbed traceback."""
 import base64
 import http.client
 import logging
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from urllib.parse import quote
 
@@ -91,3 +93,24 @@ def test_a_clean_exit_passes_through(planted, capsys) -> None:
         raise SystemExit(0)
 
     assert stage_output(main, capsys) == (0, "")
+
+
+def test_a_stage_process_exits_with_the_gc_frozen_after_every_exit_handler(tmp_path) -> None:
+    """The interpreter's last collections are skipped (they cost a TensorFlow stage about
+    1 s), yet a handler the stage registers (TensorFlow's file clean-up) still runs."""
+    script = textwrap.dedent(
+        f"""
+        import atexit, gc, pathlib
+        from fruitveg.core.errors import run_stage
+        atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))
+        def main():
+            atexit.register(lambda: pathlib.Path({str(tmp_path / "cleaned")!r}).touch())
+            print("frozen during the stage:", gc.get_freeze_count() > 0)
+        run_stage(main)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == ["frozen during the stage: False", "frozen at exit: True"]
+    assert (tmp_path / "cleaned").exists()
