@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from fruitveg.core import params as P
+
 QUEUE_LOG = Path(".dvc/tmp/sweep_queue.log")
 # Where DVC's process manager keeps a <name>.json (pid, returncode) per queue worker.
 WORKER_DIR = Path(".dvc/tmp/exps/celery")
@@ -197,6 +199,25 @@ def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 if rev.get("name") and rev.get("data"):
                     found[rev["name"]] = rev["data"] | {"rev": rev.get("rev")}
     return found
+
+
+def chosen_models(
+    params: dict[str, Any], names: list[str] | None, purpose: str
+) -> dict[str, dict[str, Any]]:
+    """The params.yaml block of each model named with --models, else of every model.
+
+    Each name must be a key of models: and safe in experiment names and -S keys.
+    """
+    models = P.optional(params, "models", None)
+    if not isinstance(models, dict) or not models:
+        raise SweepError(f"params.yaml: no models: to {purpose}")
+    for name in names or []:
+        P.model_name(name, "--models")
+        if name not in models:
+            raise SweepError(
+                f"params.yaml: unknown model {name!r} (models: has {', '.join(models)})"
+            )
+    return {name: models[name] or {} for name in (names or models)}
 
 
 def show() -> dict[str, dict[str, Any]]:

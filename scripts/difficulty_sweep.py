@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from _experiments import (
     SweepError,
+    chosen_models,
     evaluated_here,
     existing_names,
     git_show,
@@ -111,18 +112,10 @@ def parse_sets(texts: list[str]) -> list[str]:
 
 def check_models(params: dict[str, Any], names: list[str] | None) -> list[str]:
     """The models to run: those named (each a key of params.yaml models:), else all."""
-    models = P.optional(params, "models", None)
-    if not isinstance(models, dict) or not models:
-        raise SweepError("params.yaml: no models: to sweep")
+    models = list(chosen_models(params, names, "sweep"))
     if P.optional(params, "data.source", None) != "synthetic":
         raise SweepError("params.yaml: data.source must be synthetic (difficulty is its setting)")
-    for name in names or []:
-        P.model_name(name, "--models")
-        if name not in models:
-            raise SweepError(
-                f"params.yaml: unknown model {name!r} (models: has {', '.join(models)})"
-            )
-    return list(names) if names else list(models)
+    return models
 
 
 def parse_traits(texts: list[str] | None) -> list[str]:

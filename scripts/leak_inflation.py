@@ -26,6 +26,7 @@ from typing import Any
 
 from _experiments import (
     SweepError,
+    chosen_models,
     dvc,
     evaluated_here,
     existing_names,
@@ -71,16 +72,8 @@ class Paired:
 
 def check_models(params: dict[str, Any], names: list[str] | None) -> dict[str, str]:
     """Model -> task, for the models named (each a key of params.yaml models:), else all."""
-    models = P.optional(params, "models", None)
-    if not isinstance(models, dict) or not models:
-        raise SweepError("params.yaml: no models: to compare")
-    for name in names or []:
-        P.model_name(name, "--models")
-        if name not in models:
-            known = ", ".join(models)
-            raise SweepError(f"params.yaml: unknown model {name!r} (models: has {known})")
-    chosen = list(names) if names else list(models)
-    return {m: str((models[m] or {}).get("task", "multiclass")) for m in chosen}
+    chosen = chosen_models(params, names, "compare")
+    return {m: str(block.get("task", "multiclass")) for m, block in chosen.items()}
 
 
 def arm_settings(arm: str, keep_dedupe: bool, sets: list[str]) -> list[str]:
