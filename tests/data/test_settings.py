@@ -28,7 +28,7 @@ def p(repo_params: dict) -> dict:
 def test_settings_of_the_repository_params(p: dict) -> None:
     download = download_settings(p)
     assert download.source == "synthetic" and download.kaggle_dataset is None
-    assert download.synthetic == SyntheticSettings(32, 4, 4, leaks=6, seed=42, fruit_cue=0.8)
+    assert download.synthetic == SyntheticSettings(32, 4, 4, leaks=13, seed=42, fruit_cue=0.8)
     assert download.synthetic.counts == {"train": 32, "validation": 4, "test": 4}
     assert audit_settings(p) == AuditSettings(near_duplicate_distance=44, seed=42)
     layout = layout_settings(p, "binary")

@@ -22,6 +22,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from fruitveg.data.classes import KAGGLE_CLASSES
 from fruitveg.data.parallel import pmap
+from fruitveg.download import copies
 
 RGB = tuple[int, int, int]
 
@@ -155,8 +156,7 @@ class Difficulty:
 EASIEST = Difficulty()
 
 
-LEAK_KINDS = ("resized", "reencoded", "cropped", "exif", "rotated", "mirrored")
-ORIENTATION = 0x0112  # the EXIF tag
+LEAK_KINDS = copies.KINDS  # the kinds planted, in turn (copies.py says how each differs)
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,8 @@ class Leak:
 
     copy: Path
     original: Path
-    kind: str  # one of LEAK_KINDS
+    kind: str  # one of copies.KINDS
+    strength: float | None = None  # how far it was changed (copies.STRENGTHS), if the kind says
 
 
 def generate(
@@ -179,7 +180,7 @@ def generate(
     """Write counts[split] JPEGs for every class into root/<split>/<class>/.
 
     `leaks` test pictures are also filed under train, each changed in one of the ways
-    real copies differ (LEAK_KINDS, in turn), so the audit and dedupe have work to do.
+    real copies differ (copies.KINDS, in turn), so the audit and dedupe have work to do.
     `difficulty` makes the pictures harder (and scarcity fewer). `fruit_cue` (0 to 1)
     gives an object a highlight with chance (1 + cue) / 2 for a fruit and (1 - cue) / 2
     for a vegetable; 0 draws none. Returns the leaks planted.
@@ -204,44 +205,28 @@ def generate(
     for k, class_no in enumerate(rng.choice(len(KAGGLE_CLASSES), size=leaks)):
         cls = KAGGLE_CLASSES[class_no]
         tests = sorted((root / "test" / cls).iterdir())
-        leak = Leak(
-            root / "train" / cls / f"Image_leak_{k + 1}.jpg",
-            tests[k % len(tests)],
-            LEAK_KINDS[k % len(LEAK_KINDS)],
-        )
-        _plant(leak, np.random.default_rng([seed, 999, k]))
-        planted.append(leak)
+        copy, original = root / "train" / cls / f"Image_leak_{k + 1}.jpg", tests[k % len(tests)]
+        kind = copies.KINDS[k % len(copies.KINDS)]
+        strength = copies.plant(original, copy, kind, np.random.default_rng([seed, 999, k]))
+        planted.append(Leak(copy, original, kind, strength))
     return planted
 
 
-def _plant(leak: Leak, rng: np.random.Generator) -> None:
-    """Write one changed copy of a test picture."""
-    T = Image.Transpose
-    if leak.kind == "exif":  # the very same stored pixels, tagged to be shown turned
-        jpeg = leak.original.read_bytes()
-        exif = Image.Exif()
-        exif[ORIENTATION] = int(rng.integers(2, 9))  # 1 is upright; 2-8 turn and/or mirror
-        app1 = exif.tobytes()  # "Exif\0\0" and the TIFF block: the APP1 segment's payload
-        segment = b"\xff\xe1" + (len(app1) + 2).to_bytes(2) + app1
-        leak.copy.write_bytes(jpeg[:2] + segment + jpeg[2:])  # right after the JPEG's SOI
-        return
-    with Image.open(leak.original) as im:
-        im.load()
-    w, h = im.size
-    if leak.kind == "resized":  # 90 %, re-encoded (the one kind planted before: same bytes)
-        im.resize((w * 9 // 10, h * 9 // 10), Image.Resampling.BICUBIC).save(leak.copy, quality=85)
-    elif leak.kind == "reencoded":
-        im.save(leak.copy, quality=int(rng.integers(50, 70)))
-    elif leak.kind == "cropped":  # a few pixels off every edge, the aspect ratio kept
-        dx = int(rng.integers(2, 6))
-        dy = round(dx * h / w)
-        im.crop((dx, dy, w - dx, h - dy)).save(leak.copy, quality=90)
-    elif leak.kind == "rotated":
-        turn = (T.ROTATE_90, T.ROTATE_180, T.ROTATE_270)[int(rng.integers(3))]
-        im.transpose(turn).save(leak.copy, quality=90)
-    else:  # mirrored: left-right, top-bottom or about either diagonal
-        flip = (T.FLIP_LEFT_RIGHT, T.FLIP_TOP_BOTTOM, T.TRANSPOSE, T.TRANSVERSE)
-        im.transpose(flip[int(rng.integers(4))]).save(leak.copy, quality=90)
+def product_shot(
+    cls: str, rng: np.random.Generator, size: tuple[int, int] = (320, 320)
+) -> Image.Image:
+    """One or two objects of class `cls` on plain white, as web product shots are.
+
+    Different draws give different photos of similar objects: for a duplicate detector
+    the hardest negatives, as in the real data, where such shots of one class (or of
+    look-alike classes) start closer together than many true copies.
+    """
+    if cls not in LOOKS:
+        raise ValueError(f"no look for class {cls!r} (classes: {', '.join(LOOKS)})")
+    look = LOOKS[cls]
+    side = min(size)
+    objects = [_object(look, side, rng) for _ in range(int(rng.integers(1, 3)))]
+    return copies.on_white(objects, rng, size)
 
 
 def _write(job: tuple[Path, tuple[int, int, int, int], Difficulty, float]) -> None:
