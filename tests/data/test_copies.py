@@ -157,6 +157,9 @@ def test_every_kind_is_planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
         with Image.open(leak.copy) as im:
             assert im.format == "JPEG"
             orientation = im.getexif().get(copies.ORIENTATION, 1)
+            dc = im.quantization[0][0]  # libjpeg's table: 6 at quality 80 down to 2 at 95
+        if leak.kind in copies.STRENGTHS:
+            assert 2 <= dc <= 6
         original, copy = decode(leak.original), decode(leak.copy)
         if leak.kind == "exif":  # the very pixels, only tagged to be shown turned
             with Image.open(leak.copy) as stored:
