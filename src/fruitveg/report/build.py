@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 
 from fruitveg.core import history, paths
+from fruitveg.evaluation.paired import holm
 from fruitveg.evaluation.plots import best_epoch
-from fruitveg.evaluation.statistics import CONFIDENCE, holm, mcnemar_exact
+from fruitveg.evaluation.statistics import CONFIDENCE, mcnemar_exact
 from fruitveg.report import lightening
 from fruitveg.report.baselines import against_majority, chance_row, majority_label, majority_row
 from fruitveg.report.inputs import Inputs, ReportError
