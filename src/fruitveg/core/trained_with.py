@@ -63,6 +63,6 @@ def summary(per_model: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
         if len(by_value) == 1:
             parts.append(f"{label} {next(iter(by_value))}")
         else:
-            groups = "; ".join(f"{v} ({', '.join(models)})" for v, models in by_value.items())
-            parts.append(f"{label}: {groups}")
+            groups = ", ".join(f"{v} ({', '.join(models)})" for v, models in by_value.items())
+            parts.append(f"{label} {groups}")
     return parts
