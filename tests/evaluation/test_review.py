@@ -69,7 +69,7 @@ def parsed(review, sides: dict[str, str]) -> dict[str, dict[str, tuple[str, str]
     return {model: review.outcomes(text, model) for model, text in sides.items()}
 
 
-@pytest.mark.timeout(60)  # the review's own exact sum took 55 s for this alone
+@pytest.mark.timeout(30)  # the review's own exact sum took 55 s for this alone
 def test_review_shares_the_reports_mcnemar_and_handles_20000_discordant_images():
     review = load_review()
     assert review.mcnemar_p is paired.mcnemar_p and review.holm is paired.holm  # one of each
