@@ -15,25 +15,52 @@ on the same test images (Holm-adjusted over the models whose predictions changed
 "within run-to-run variation" unless the number of images only one revision gets right is
 lopsided beyond chance, then "changed".
 
+Where a model's training facts differ between the two sides (precision, oneDNN's
+instruction set, XLA, threads, versions: fruitveg.core.trained_with, in each model's
+metrics/eval/<model>_details.json), it says so beside its predictions: the same params can
+give other numbers under other facts.
+
 Metrics and predictions are committed (cache: false), so this needs git history only, no
 DVC remote. Only the standard library and dvc are needed, so CI can run it without the
-project's other packages (hence a few lines of exact binomial test here, checked against
-fruitveg.evaluation.statistics.mcnemar_exact in tests/evaluation/test_review.py).
+project's other packages: the McNemar test and Holm's adjustment come from this checkout's
+fruitveg.evaluation.paired and the facts from fruitveg.core.trained_with, both standard
+library only. Run it from anywhere inside the repository: it works from the folder above
+that holds dvc.yaml.
 """
 
 import argparse
 import csv
 import io
-import math
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's package
+
+from fruitveg.core import trained_with  # noqa: E402
+from fruitveg.evaluation.paired import holm, mcnemar_p  # noqa: E402
+
 MARKER = "<!-- dvc-review -->"  # lets the pull-request workflow find its own comment
-PREDICTIONS = "metrics/eval"
+EVAL = "metrics/eval"
 SUFFIX = "_predictions.csv"
+DETAILS = "_details.json"
+COLUMNS = ("path", "actual", "predicted")
 ALPHA = 0.05
+
+
+class ReviewError(RuntimeError):
+    """An input of the review is missing or malformed; the message names it."""
+
+
+def repository_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding dvc.yaml: where git and DVC paths are
+    read from, whatever folder the review was started in."""
+    for folder in (start, *start.parents):
+        if (folder / "dvc.yaml").is_file():
+            return folder
+    raise ReviewError(f"no dvc.yaml in {start} or any folder above it: run inside the repository")
 
 
 def dvc_diff(kind: str, old: str, new: str | None, show_all: bool) -> str:
@@ -54,54 +81,89 @@ def dvc_diff(kind: str, old: str, new: str | None, show_all: bool) -> str:
     return result.stdout.strip()
 
 
-def git(*args: str) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True)
+def git(*args: str) -> bytes:
+    result = subprocess.run(["git", *args], capture_output=True)
     if result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+        error = result.stderr.decode("utf-8", "replace").strip()
+        raise ReviewError(f"git {' '.join(args)} failed: {error}")
     return result.stdout
 
 
-def prediction_files(rev: str | None) -> dict[str, str]:
-    """Model name -> CSV text of its per-image predictions at `rev` (None: the workspace)."""
+def eval_files(rev: str | None, suffix: str) -> dict[str, tuple[str, str]]:
+    """Model name -> (where, text) of each metrics/eval/<model><suffix> at `rev` (None: the
+    workspace); `where` names the file in messages."""
     if rev is None:
-        found = sorted(Path(PREDICTIONS).glob(f"*{SUFFIX}"))
-        return {p.name.removesuffix(SUFFIX): p.read_text(encoding="utf-8") for p in found}
-    listed = git("ls-tree", "-r", "--name-only", rev, "--", PREDICTIONS).split()
+        found = {p.as_posix(): p.read_bytes() for p in sorted(Path(EVAL).glob(f"*{suffix}"))}
+    else:  # paths relative to this folder, which may be below git's top level
+        listed = git("ls-tree", "-r", "--name-only", "-z", rev, "--", EVAL).split(b"\0")
+        names = [n.decode("utf-8", "surrogateescape") for n in listed if n]
+        found = {
+            f"{rev}:{name}": git("show", f"{rev}:./{name}")
+            for name in names
+            if name.endswith(suffix)
+        }
     return {
-        Path(name).name.removesuffix(SUFFIX): git("show", f"{rev}:{name}")
-        for name in listed
-        if name.endswith(SUFFIX)
+        Path(where).name.removesuffix(suffix): (where, decode(where, data))
+        for where, data in found.items()
     }
 
 
-def outcomes(text: str) -> dict[str, tuple[str, str]]:
-    """Image path -> (actual, predicted)."""
-    return {r["path"]: (r["actual"], r["predicted"]) for r in csv.DictReader(io.StringIO(text))}
+def decode(where: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReviewError(
+            f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
 
 
-def mcnemar_p(only_old: int, only_new: int) -> float:
-    """Exact two-sided McNemar p: 2 P(X <= min) for X ~ Binomial(discordant, 1/2), at most 1."""
-    n = only_old + only_new
-    tail = sum(math.comb(n, k) for k in range(min(only_old, only_new) + 1))
-    return min(1.0, 2 * tail / 2**n)
+def outcomes(text: str, where: str) -> dict[str, tuple[str, str]]:
+    """Image path -> (actual, predicted), from a predictions CSV that must hold them all."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ReviewError(f"{where}: no column {', '.join(missing)} in its header line")
+        found: dict[str, tuple[str, str]] = {}
+        for row in reader:
+            path, actual, predicted = (row[c] for c in COLUMNS)
+            if actual is None or predicted is None:
+                raise ReviewError(f"{where}: line {reader.line_num} has too few fields")
+            if path in found:
+                raise ReviewError(f"{where}: line {reader.line_num}: image {path!r} listed twice")
+            found[path] = (actual, predicted)
+    except csv.Error as exc:
+        raise ReviewError(f"{where}: line {reader.line_num}: not valid CSV: {exc}") from None
+    return found
 
 
-def holm(p_values: list[float]) -> list[float]:
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    adjusted, running = [1.0] * len(p_values), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
+def prediction_files(rev: str | None) -> dict[str, dict[str, tuple[str, str]]]:
+    """Model name -> its per-image outcomes at `rev` (None: the workspace)."""
+    return {m: outcomes(text, where) for m, (where, text) in eval_files(rev, SUFFIX).items()}
 
 
-def compare(old: dict[str, str], new: dict[str, str]) -> list[dict]:
+def training_facts(rev: str | None) -> dict[str, dict | None]:
+    """Model name -> what it was trained with (fruitveg.core.trained_with), None where its
+    details predate the record."""
+    facts = {}
+    for model, (where, text) in eval_files(rev, DETAILS).items():
+        try:
+            details = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ReviewError(f"{where}: not valid JSON: {exc}") from None
+        facts[model] = details.get(trained_with.KEY) if isinstance(details, dict) else None
+    return facts
+
+
+def compare(
+    old: dict[str, dict[str, tuple[str, str]]], new: dict[str, dict[str, tuple[str, str]]]
+) -> list[dict]:
     """Per model in both: images, predictions changed, accuracies, only-old/only-new right,
     p and verdict. Holm adjusts over the models whose predictions changed (the others have
     no discordant image, nothing to test)."""
     rows = []
     for model in sorted(old.keys() & new.keys()):
-        a, b = outcomes(old[model]), outcomes(new[model])
+        a, b = old[model], new[model]
         right_a = {k for k, (actual, pred) in a.items() if actual == pred}
         right_b = {k for k, (actual, pred) in b.items() if actual == pred}
         row = {
@@ -155,13 +217,27 @@ def model_table(r: dict) -> list[str]:
     ]
 
 
+def facts_lines(model: str, old: dict | None, new: dict | None) -> list[str]:
+    """What a model was trained with, where the two sides differ (nothing where they agree)."""
+    if (old is None) != (new is None):  # one side predates the record: the other's in full
+        side, recorded = ("old", new) if old is None else ("new", old)
+        facts = "; ".join(trained_with.summary({model: recorded}))
+        return [f"Trained with: not recorded in the {side} revision; the other: {facts}.", ""]
+    changes = trained_with.differences(old, new)
+    return [f"Trained with, old → new: {'; '.join(changes)}.", ""] if changes else []
+
+
 def predictions_section(old: str, new: str | None) -> str:
     old_files, new_files = prediction_files(old), prediction_files(new)
+    old_facts, new_facts = training_facts(old), training_facts(new)
     rows = compare(old_files, new_files)
     lines = []
     for r in rows:
+        facts = facts_lines(r["model"], old_facts.get(r["model"]), new_facts.get(r["model"]))
         if r["verdict"] != "same predictions":
-            lines += model_table(r)
+            lines += model_table(r) + facts
+        elif facts:
+            lines += [f"#### {r['model']}", "", "Same predictions.", *facts]
     same = [r["model"] for r in rows if r["verdict"] == "same predictions"]
     if same:
         lines.append(f"Same prediction for every test image: {', '.join(same)}.")
@@ -211,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="list unchanged metrics and params")
     args = parser.parse_args(argv)
     try:
+        os.chdir(repository_root(Path.cwd()))
         print(review(args.old, args.new, args.all))
     except (RuntimeError, OSError) as exc:
         print(f"review: {exc}", file=sys.stderr)

@@ -34,6 +34,8 @@ PROTOTYPES = {
 # Binary: grey level per image; the 0.65 fruit is the one mistake at threshold 0.5.
 GREYS = {"fruit": (0.2, 0.3, 0.65), "vegetable": (0.55, 0.7, 0.8)}
 MISLEADING = (0.8, 0.65, 0.2)
+# What train@<model> records beside a model (fruitveg.core.trained_with), as a bfloat16 run.
+TRAINED_WITH = {"precision": "bfloat16", "xla": False, "cpu_isa": "avx512_core_bf16"}
 
 
 def settings(name: str, task: str) -> EvaluateSettings:
@@ -52,6 +54,7 @@ def save_model(root: Path, name: str, model: keras.Model, labels: list[str]) -> 
     folder.mkdir(parents=True)
     model.save(folder / "model.keras")
     (folder / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
+    (folder / "trained_with.json").write_text(json.dumps(TRAINED_WITH), encoding="utf-8")
     write_history(root, name, [(1.2, 0.5, 1.3, 0.4), (0.8, 0.7, 0.9, 0.6), (0.7, 0.8, 1.0, 0.55)])
 
 
@@ -105,6 +108,8 @@ def test_multiclass_evaluation_writes_every_output(tmp_path, monkeypatch):
     details = json.loads(Path("metrics/eval/cnn_details.json").read_text())
     assert list(headline["cnn"]) == ["accuracy", "acc_low", "acc_high", "loss", "f1_macro"]
     assert headline["cnn"]["acc_low"] == metrics["accuracy_ci_low"]
+    # What the model was trained with, copied from beside it: it decides numbers too.
+    assert details.pop("trained_with") == TRAINED_WITH
     assert unnest("cnn", headline) | details == metrics
     assert {"images_per_s", "latency_ms", "n_test", "ece"} <= details.keys()
     assert metrics["accuracy"] == pytest.approx(11 / 12, abs=1e-6)
@@ -221,6 +226,16 @@ def test_classes_that_differ_from_the_test_split_stop_with_a_clear_error(tmp_pat
     labels_file.write_text(json.dumps(["banana", "apple", "corn", "sweetcorn"]))
     with pytest.raises(EvaluationError, match="different order"):
         evaluate(settings("cnn", "multiclass"))
+
+
+def test_a_model_without_its_training_record_is_refused_in_one_line(tmp_path, monkeypatch):
+    make_multiclass(tmp_path)
+    (tmp_path / "data/models/cnn/trained_with.json").unlink()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EvaluationError) as err:
+        evaluate(settings("cnn", "multiclass"))
+    assert str(err.value).startswith("data/models/cnn/trained_with.json: not found; retrain cnn")
+    assert not Path("metrics/eval/cnn_details.json").exists()
 
 
 def test_binary_model_against_the_multiclass_layout_is_refused(tmp_path, monkeypatch):

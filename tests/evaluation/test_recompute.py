@@ -98,6 +98,7 @@ def assert_agree(metrics_file: Path, params: dict) -> None:
     model = metrics_file.stem
     stored = unnest(model, json.loads(metrics_file.read_text(encoding="utf-8")))
     stored |= json.loads(metrics_file.with_name(f"{model}_details.json").read_text())
+    stored.pop("trained_with", None)  # what trained the model: not a number of its predictions
     predictions = metrics_file.with_name(f"{model}_predictions.csv")
     threshold = P.get(params, "evaluate.threshold")
     metrics, per_class = recompute(

@@ -238,6 +238,40 @@ def test_header_says_what_was_measured(evaluated, stage):
     assert "not recorded (dvc.lock has no download stage yet" in markdown
 
 
+def test_header_says_once_what_each_model_was_trained_with(evaluated, stage):
+    # What evaluate copied from beside each model: cnn and cnn_attention in bfloat16, vgg16
+    # in float32 (auto's choice per architecture), all on one machine; binary_cnn's predates
+    # the record.
+    same = {"xla": False, "cpu_isa": "avx512_core_bf16", "intra_op_threads": 0, "cpus": 2,
+            "tensorflow": "2.21.0"}  # fmt: skip
+    for model, precision in (("cnn", "bfloat16"), ("cnn_attention", "bfloat16"),
+                             ("vgg16", "float32")):  # fmt: skip
+        path = evaluated / f"metrics/eval/{model}_details.json"
+        details = json.loads(path.read_text()) | {"trained_with": same | {"precision": precision}}
+        path.write_text(json.dumps(details), encoding="utf-8")
+    assert stage("report.py")[0] == 0
+    header = json.loads((evaluated / "metrics/report.json").read_text())["header"]
+    assert header["trained_with"]["vgg16"] == same | {"precision": "float32"}
+    assert header["trained_with"]["binary_cnn"] is None
+    (line,) = [x for x in (evaluated / "metrics/report.md").read_text().splitlines()
+               if x.startswith("- **Trained with**")]  # fmt: skip
+    assert (
+        "precision not recorded (binary_cnn), bfloat16 (cnn, cnn_attention), float32 (vgg16); "
+        "XLA not recorded (binary_cnn), off (cnn, cnn_attention, vgg16); "
+    ) in line
+    assert "intra-op threads not recorded (binary_cnn), TensorFlow's default (cnn," in line
+    assert "; Keras not recorded." in line  # no model recorded it: said once
+
+    for model in ("binary_cnn", "vgg16"):  # every model the same: each fact once
+        path = evaluated / f"metrics/eval/{model}_details.json"
+        details = json.loads(path.read_text()) | {"trained_with": same | {"precision": "bfloat16"}}
+        path.write_text(json.dumps(details), encoding="utf-8")
+    assert stage("report.py")[0] == 0
+    markdown = (evaluated / "metrics/report.md").read_text()
+    assert "stage recorded it): precision bfloat16; XLA off; device not recorded; " in markdown
+    assert "CPU instruction set (oneDNN) avx512_core_bf16;" in markdown
+
+
 def test_report_writes_long_format_tables_of_every_model(evaluated, stage):
     assert stage("report.py")[0] == 0
     history = read_csv(evaluated / "plots/report/history.csv")

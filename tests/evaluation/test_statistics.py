@@ -8,11 +8,11 @@ import pytest
 from scipy import stats
 from sklearn.metrics import f1_score, log_loss
 
+from fruitveg.evaluation.paired import holm, mcnemar_p
 from fruitveg.evaluation.statistics import (
     calibration_error,
     cross_entropy,
     exact_interval,
-    holm,
     macro_f1,
     macro_f1_interval,
     mcnemar_exact,
@@ -109,6 +109,21 @@ def test_mcnemar_exact_of_identical_outcomes_and_of_an_even_split():
     assert mcnemar_exact(same, same) == (0, 0, 1.0)
     a = np.array([True, False] * 3)
     assert mcnemar_exact(a, ~a)[2] == pytest.approx(1.0)
+
+
+def test_mcnemar_p_is_scipys_exact_binomial_test_and_handles_20000_discordant_images():
+    # The report and scripts/review.py share this p; the review's own copy summed
+    # math.comb afresh per term (58 s here), the report's called scipy.
+    for only_a, only_b in [(0, 1), (0, 3), (9, 2), (5, 5), (40, 60), (1, 200), (7, 8), (300, 345)]:
+        expected = stats.binomtest(only_a, only_a + only_b, 0.5).pvalue
+        assert mcnemar_p(only_a, only_b) == pytest.approx(expected, rel=1e-12, abs=0)
+        assert mcnemar_p(only_b, only_a) == mcnemar_p(only_a, only_b)
+    assert mcnemar_p(0, 0) == 1.0
+    # 20,000 discordant images: 9,900 against 10,100 (scipy's own p agrees to 1e-12).
+    p = mcnemar_p(9_900, 10_100)
+    assert p == pytest.approx(stats.binomtest(9_900, 20_000, 0.5).pvalue, rel=1e-12)
+    assert 0.15 < p < 0.16
+    assert mcnemar_p(0, 20_000) == 0.0  # 2 / 2**20000 is below the smallest float
 
 
 def test_holm_steps_down_and_stays_monotone():

@@ -76,6 +76,7 @@ def save_model(root: Path, model: keras.Model, name: str = "cnn") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
     (folder / "labels.json").write_text(json.dumps(LABELS), encoding="utf-8")
+    (folder / "trained_with.json").write_text('{"precision": "float32"}', encoding="utf-8")
     write_history(root, name, [(1.0, 0.5, 1.1, 0.5), (0.8, 0.7, 0.9, 0.6)])
 
 

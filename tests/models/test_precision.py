@@ -1,5 +1,8 @@
 """Which precision a model trains in: auto's choice per processor and model; float32 outputs."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -10,7 +13,7 @@ import tensorflow as tf
 from fruitveg.core.model_config import ARCHS
 from fruitveg.models.build import ModelSpec, build_model
 from fruitveg.training import precision
-from fruitveg.training.runtime import configure_runtime, jit_compile
+from fruitveg.training.runtime import configure_runtime, jit_compile, trained_with
 from fruitveg.training.settings import train_settings
 
 from .helpers import make_params, write_layout
@@ -94,6 +97,61 @@ def test_configure_runtime_sets_the_policy_auto_resolves_to(
         assert runtime.mixed_precision is (want != "float32")
         assert keras.mixed_precision.global_policy().name == precision.POLICY[want]
         assert runtime.jit_compile is False
+        facts = trained_with(runtime)  # what train@<model> records beside the model
+        assert facts["precision"] == want and facts["xla"] is False
+        assert facts["cpu_isa"] == ("avx512_core_bf16" if policy is None else "avx512_core_vnni")
+        assert facts["device"] == "CPU (Xeon)" and facts["tensorflow"] == tf.__version__
+        assert facts["cpus"] == os.cpu_count() and facts["intra_op_threads"] >= 0
+
+
+@pytest.mark.parametrize(
+    "flags, cap, isa",
+    [
+        (AVX2_ONLY, None, "avx2"),
+        (AVX2_ONLY + " avx_vnni", None, "avx2_vnni"),
+        (AVX512_NO_BF16, None, "avx512_core_vnni"),
+        (AVX512_BF16, None, "avx512_core_bf16"),
+        (AVX512_BF16, "AVX2", "avx2"),  # ONEDNN_MAX_CPU_ISA caps what oneDNN runs
+        (AVX512_BF16, "DEFAULT", "avx512_core_bf16"),
+        (AVX512_BF16 + " avx512_fp16 avx_vnni amx_tile amx_int8 amx_bf16", None, "avx512_core_amx"),
+        ("fp asimd evtstrm", None, "unknown (no x86 flags in /proc/cpuinfo)"),
+    ],
+)
+def test_the_instruction_set_is_onednns_highest_one_the_flags_allow(
+    flags: str, cap: str | None, isa: str
+) -> None:
+    env = {"ONEDNN_MAX_CPU_ISA": cap} if cap else {}
+    assert precision.onednn_isa(frozenset(flags.split()), env) == isa
+
+
+# What ONEDNN_VERBOSE prints as `isa:` for each set (oneDNN 3's isa_info_t::get_name).
+ONEDNN_WORDS = {
+    "sse41": "Intel SSE4.1",
+    "avx": "Intel AVX",
+    "avx2": "Intel AVX2",
+    "avx2_vnni": "Intel AVX2 with Intel DL Boost",
+    "avx512_core": "Intel AVX-512 with AVX512BW, AVX512VL, and AVX512DQ extensions",
+    "avx512_core_vnni": "Intel AVX-512 with Intel DL Boost",
+    "avx512_core_bf16": "Intel AVX-512 with Intel DL Boost and bfloat16 support",
+    "avx512_core_fp16": "Intel AVX-512 with float16, Intel DL Boost and bfloat16 support",
+    "avx512_core_amx": "Intel AVX-512 with float16, Intel DL Boost and bfloat16 support and "
+    "Intel AMX with bfloat16 and 8-bit integer support",
+}
+
+
+@pytest.mark.slow  # starts TensorFlow in a fresh interpreter
+def test_the_recorded_instruction_set_is_the_one_onednn_reports_on_this_machine() -> None:
+    conv = "import tensorflow as tf; tf.nn.conv2d(tf.ones((1, 4, 4, 1)), tf.ones((2, 2, 1, 1)), 1, 'SAME')"  # noqa: E501
+    out = subprocess.run(
+        [sys.executable, "-c", conv],
+        env=os.environ | {"ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True, text=True, timeout=300,
+    ).stdout  # fmt: skip
+    reported = [line.split("isa:", 1)[1] for line in out.splitlines() if ",cpu,isa:" in line]
+    if not reported:
+        pytest.skip("this TensorFlow runs no oneDNN op here (TF_ENABLE_ONEDNN_OPTS=0, not x86)")
+    ours = precision.onednn_isa(precision.cpu_flags(), os.environ)
+    assert reported[0].strip() == ONEDNN_WORDS[ours], ours
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from fruitveg.core import history
+from fruitveg.core import history, trained_with
 from fruitveg.training import callbacks
 from fruitveg.training.loop import train
 from fruitveg.training.settings import train_settings
@@ -43,6 +44,12 @@ def test_one_epoch_of_cnn_writes_every_output(repo: Path) -> None:
     assert probs.shape == (2, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert model.dtype_policy.name == "float32"
+    # Beside the model: what decided its numbers beyond params.yaml, as this run resolved it.
+    facts = json.loads((repo / "data/models/cnn/trained_with.json").read_text())
+    assert list(facts) == list(trained_with.FACTS)
+    assert facts["precision"] in ("float32", "bfloat16", "float16")
+    assert isinstance(facts["xla"], bool) and isinstance(facts["cpu_isa"], str)
+    assert facts["tensorflow"] == tf.__version__ and facts["cpus"] >= 1
 
     with (repo / "plots/history/cnn.csv").open(newline="") as fh:
         assert next(csv.reader(fh)) == list(history.COLUMNS)

@@ -46,6 +46,11 @@ def model_dir(model: str) -> Path:
     return MODELS / model
 
 
+def trained_with_json(model: str) -> Path:
+    """What decided the model's numbers beyond params.yaml (fruitveg.core.trained_with)."""
+    return model_dir(model) / "trained_with.json"
+
+
 def history_csv(model: str) -> Path:
     """Per-epoch history of one model; its columns are fruitveg.core.history's."""
     return PLOTS / "history" / f"{model}.csv"

@@ -5,15 +5,22 @@ stable, so `dvc exp show` and `dvc metrics diff` stay readable), every other num
 (timings, counts, calibration...), per-class scores, per-image predictions with every
 class probability (the report pairs models on them and draws every model's confusion
 matrix from them; top-k, loss and calibration can be recomputed from them), and the
-pictures of plots/eval/<model>/.
+pictures of plots/eval/<model>/. The details carry what the train stage recorded beside the
+model (fruitveg.core.trained_with): what decides the numbers beyond params.yaml.
 """
 
-from fruitveg.core import history, paths
+from fruitveg.core import history, paths, trained_with
 from fruitveg.core.atomic import write_json
 from fruitveg.evaluation.files import write_csv
 from fruitveg.evaluation.headline import split as split_headline
 from fruitveg.evaluation.inference import latency_ms, predict
-from fruitveg.evaluation.loading import check_labels, find_test_split, load_images, load_model
+from fruitveg.evaluation.loading import (
+    check_labels,
+    find_test_split,
+    load_images,
+    load_model,
+    read_trained_with,
+)
 from fruitveg.evaluation.plots import write_plots
 from fruitveg.evaluation.scores import (
     compute_metrics,
@@ -31,6 +38,7 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
     split = find_test_split(paths.layout_dir(settings.model.task))
     model, labels = load_model(model_dir)
     check_labels(labels, split, model_dir / "labels.json")
+    facts = read_trained_with(name)
     epochs = history.read(paths.history_csv(name))
 
     images = load_images(split, tuple(model.inputs[0].shape[1:3]))
@@ -56,6 +64,6 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
     write_csv(paths.eval_predictions_csv(name), header, rows)
     write_json(paths.eval_per_class_json(name), per_class_scores(split.y, pred, labels))
     headline, details = split_headline(name, result, binary=settings.model.task == "binary")
-    write_json(paths.eval_details_json(name), details)
+    write_json(paths.eval_details_json(name), details | {trained_with.KEY: facts})
     write_json(paths.eval_metrics_json(name), headline)
     return result

@@ -63,6 +63,15 @@ def read_labels(model_dir: Path) -> list[str]:
     return labels
 
 
+def read_trained_with(name: str) -> dict[str, Any]:
+    """What the train stage recorded beside the model (fruitveg.core.trained_with)."""
+    path = paths.trained_with_json(name)
+    facts = read_json(path, f"retrain {name}: it predates this record", EvaluationError)
+    if not isinstance(facts, dict):
+        raise EvaluationError(f"{path}: expected a JSON object; retrain the model")
+    return facts
+
+
 def check_labels(model_labels: list[str], split: TestSplit, labels_file: Path) -> None:
     """The model's output order must be the test split's sorted label folders, exactly."""
     if model_labels == split.labels:

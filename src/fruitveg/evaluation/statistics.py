@@ -2,10 +2,11 @@
 in tests/evaluation/test_statistics.py."""
 
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
+
+from fruitveg.evaluation.paired import mcnemar_p
 
 CONFIDENCE = 0.95
 
@@ -90,18 +91,4 @@ def mcnemar_exact(a_correct: np.ndarray, b_correct: np.ndarray) -> tuple[int, in
     a_correct, b_correct = np.asarray(a_correct, bool), np.asarray(b_correct, bool)
     a_only = int(np.sum(a_correct & ~b_correct))
     b_only = int(np.sum(~a_correct & b_correct))
-    if a_only + b_only == 0:
-        return 0, 0, 1.0
-    return a_only, b_only, float(stats.binomtest(a_only, a_only + b_only, 0.5).pvalue)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjustment: family-wise error held at alpha over all the tests."""
-    m = len(p_values)
-    order = np.argsort(p_values, kind="stable")
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted.tolist()
+    return a_only, b_only, mcnemar_p(a_only, b_only)

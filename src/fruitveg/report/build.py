@@ -11,9 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from fruitveg.core import history, paths
+from fruitveg.core import history, paths, trained_with
+from fruitveg.evaluation.paired import holm
 from fruitveg.evaluation.plots import best_epoch
-from fruitveg.evaluation.statistics import CONFIDENCE, holm, mcnemar_exact
+from fruitveg.evaluation.statistics import CONFIDENCE, mcnemar_exact
 from fruitveg.report import lightening
 from fruitveg.report.baselines import against_majority, chance_row, majority_label, majority_row
 from fruitveg.report.inputs import Inputs, ReportError
@@ -78,7 +79,8 @@ def confused_pairs(preds: dict[str, pd.DataFrame], top: int = TOP_CONFUSED) -> l
 
 
 def header(settings: ReportSettings, inputs: Inputs) -> dict[str, Any]:
-    """What the numbers were measured on: data, its fingerprint, images and splits."""
+    """What the numbers were measured on: data, its fingerprint, images and splits, and
+    what each model was trained with beyond params.yaml (fruitveg.core.trained_with)."""
     layouts = inputs.layouts
     return {
         "data_source": settings.source,
@@ -98,6 +100,9 @@ def header(settings: ReportSettings, inputs: Inputs) -> dict[str, Any]:
             task: s.get("removed_copies_of_train") for task, s in layouts.items()
         },
         "audit": {k: inputs.audit[k] for k in AUDIT_FACTS if isinstance(inputs.audit.get(k), int)},
+        "trained_with": {
+            m.name: inputs.metrics[m.name].get(trained_with.KEY) for m in settings.models
+        },
     }
 
 

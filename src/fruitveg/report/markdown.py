@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 
+from fruitveg.core import trained_with
 from fruitveg.report import lightening
 from fruitveg.report.build import AUDIT_FACTS
 from fruitveg.report.learning_speed import markdown_lines as learning_speed_lines
@@ -83,6 +84,12 @@ def header_lines(h: dict[str, Any]) -> list[str]:
     if h["audit"]:
         found = ", ".join(f"{AUDIT_FACTS[k]}: {n}" for k, n in h["audit"].items())
         lines.append(f"- **Audit of data/raw**: {found}.")
+    if "trained_with" in h:  # reports built before it was recorded have none
+        facts = "; ".join(trained_with.summary(h["trained_with"]))
+        lines.append(
+            f"- **Trained with** (what changes the numbers beyond params.yaml, as each train "
+            f"stage recorded it): {facts}."
+        )
     lines.append(
         "- **Evaluated checkpoint**: the epoch of best validation accuracy (`best epoch`) "
         "out of the epochs trained."

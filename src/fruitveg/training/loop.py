@@ -3,7 +3,8 @@
 `train(settings)` takes the checked TrainSettings (training.settings), builds the model,
 reads the layout once into memory and fits, writing:
 
-- data/models/<model>/model.keras + labels.json: the best epoch by val_accuracy;
+- data/models/<model>/model.keras + labels.json: the best epoch by val_accuracy, and
+  trained_with.json: what decided its numbers beyond params.yaml (fruitveg.core.trained_with);
 - plots/history/<model>.csv: one row per epoch (core.history);
 - metrics/train/<model>/: dvclive's per-epoch metrics and summary.
 
@@ -48,7 +49,7 @@ from fruitveg.training.inputs import (
     split_files,
     train_stream,
 )
-from fruitveg.training.runtime import Runtime, configure_runtime
+from fruitveg.training.runtime import Runtime, configure_runtime, trained_with
 from fruitveg.training.settings import TrainSettings
 
 
@@ -67,8 +68,9 @@ def _replay(live: Live, rows: list[Epoch]) -> None:
         live.next_step()
 
 
-def _publish(s: TrainSettings, backup: Backup, root: Path) -> int:
-    """Save the best epoch's weights as a float32 model file, with its labels.
+def _publish(s: TrainSettings, backup: Backup, root: Path, facts: dict[str, Any]) -> int:
+    """Save the best epoch's weights as a float32 model file, with its labels and what it
+    was trained with (fruitveg.core.trained_with).
 
     The file holds the model alone, uncompiled: no optimizer state, a third of the size.
     """
@@ -78,6 +80,7 @@ def _publish(s: TrainSettings, backup: Backup, root: Path) -> int:
     with atomic_dir(root / paths.model_dir(s.name)) as tmp:
         model.save(tmp / "model.keras")
         write_json(tmp / "labels.json", list(s.layout.labels))
+        write_json(tmp / paths.trained_with_json(s.name).name, facts)
     return model.count_params()
 
 
@@ -221,7 +224,7 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
         raise RuntimeError(f"{m.name}: training stopped after {len(rows)} of {m.epochs} epochs")
 
     best = max(rows, key=lambda r: r.val_accuracy)  # first of equals, like ModelCheckpoint
-    n_params = _publish(s, backup, root)
+    n_params = _publish(s, backup, root, trained_with(runtime))
     live.summary["best"] = {
         "epoch": best.epoch,
         "val_accuracy": best.val_accuracy,

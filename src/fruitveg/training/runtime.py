@@ -1,7 +1,9 @@
 """Where and how a model trains: seeds, op determinism, precision policy, strategy."""
 
 import contextlib
+import os
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -63,3 +65,36 @@ def configure_runtime(s: TrainSettings) -> Runtime:
         device += f", {s.cluster.describe()}"
     chief = s.cluster.is_chief if s.cluster else True
     return Runtime(strategy, device, chosen, jit_compile(options.jit_compile, bool(gpus)), chief)
+
+
+def _onednn_on() -> bool | None:
+    """Whether TensorFlow runs its oneDNN ops (TF_ENABLE_ONEDNN_OPTS); None: can't tell."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # no public API tells
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
+
+
+def trained_with(runtime: Runtime) -> dict[str, Any]:
+    """What decides the numbers beyond params.yaml, as this process trains (the facts of
+    fruitveg.core.trained_with): the precision and XLA it resolved, the device, the
+    instruction set oneDNN runs on this processor, threads and versions."""
+    gpus = tf.config.list_physical_devices("GPU")
+    names = [tf.config.experimental.get_device_details(g).get("device_name", "?") for g in gpus]
+    hardware = ", ".join(dict.fromkeys(names)) if gpus else precision.cpu_name()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "precision": runtime.precision,
+        "xla": runtime.jit_compile,
+        "device": f"{runtime.device} ({hardware})",
+        "cpu_isa": precision.onednn_isa(precision.cpu_flags(), os.environ),
+        "onednn": _onednn_on(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "cpus_usable": usable,
+        "cpus": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
