@@ -1,11 +1,14 @@
 """The models: block is checked in one place, with errors naming the setting."""
 
 import copy
+from pathlib import Path
 
 import pytest
 
 from fruitveg.core import params
-from fruitveg.core.model_config import model_config, model_configs
+from fruitveg.core.model_config import model_config, model_configs, model_names
+
+REPO = Path(__file__).resolve().parents[2]
 
 CNN = {
     "task": "multiclass", "arch": "cnn", "attention": "none", "lr": 1e-3, "epochs": 2,
@@ -72,3 +75,27 @@ def test_seed_and_flags() -> None:
     assert params.flag({"a": False}, "a") is False
     with pytest.raises(params.ParamError, match=r"'a' must be one of true, false; got 1"):
         params.flag({"a": 1}, "a")
+
+
+@pytest.mark.parametrize(
+    ("tasks", "models", "message"),
+    [
+        ("binary", {"cnn": CNN}, r"^params.yaml: 'tasks' must be a list of some of binary, "
+         r"multiclass; got 'binary'$"),
+        (["multiclass", "../x"], {"cnn": CNN}, r"^params.yaml: 'tasks' holds '../x', which is "
+         r"not a task: list some of binary, multiclass$"),
+        (["multiclass", "multiclass"], {"cnn": CNN}, r"'tasks' lists a task twice"),
+        (["multiclass"], {"cnn;rm x": CNN}, r"^params.yaml models: model name 'cnn;rm x' must "
+         r"be 1-64 letters, digits, '_' or '-', starting with a letter or digit; rename it$"),
+        (["binary"], {"cnn": CNN}, r"^params.yaml: model 'cnn' has task 'multiclass', which "
+         r"'tasks' \(binary\) leaves out: add the task to 'tasks' or remove cnn from 'models'$"),
+        (["multiclass"], {}, r"'models' must map model names to their settings"),
+    ],
+)  # fmt: skip
+def test_model_names_checks_what_dvc_yaml_builds_paths_from(tasks, models, message) -> None:
+    with pytest.raises(params.ParamError, match=message):
+        model_names({"tasks": tasks, "models": models})
+
+
+def test_model_names_of_the_repository() -> None:
+    assert model_names(params.load(REPO / "params.yaml"))[:2] == ("binary_cnn", "cnn")

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from fruitveg.core.errors import PipelineError
 from fruitveg.data.classes import MappingError
 from fruitveg.data.rawdata import LayoutError
 
@@ -213,3 +214,29 @@ def test_layout_script_reports_a_mapping_error(workdir: Path, stage) -> None:
         "grouping, leave binary out of params.yaml 'tasks' and remove the binary models)\n"
     )
     assert not (workdir / "data" / "layouts").exists()
+
+
+@pytest.mark.parametrize(
+    ("task", "keep", "message"),
+    [
+        ("multiclass", ["apple"], "data/layouts/multiclass: the multiclass task needs two or "
+         "more labels, but the data holds one class only (apple): add the folders of other "
+         "classes to the dataset"),
+        ("binary", ["apple", "banana"], "data/layouts/binary: the binary task needs two or more "
+         "labels, but every class of the data (apple, banana) is a fruit: leave binary out of "
+         "params.yaml 'tasks' and remove the binary models"),
+    ],
+)  # fmt: skip
+def test_a_layout_with_one_label_is_refused(workdir: Path, stage, task, keep, message) -> None:
+    """It once trained (validation accuracy 1.0); evaluate and predict failed later."""
+    raw = workdir / "data" / "raw"
+    for folder in raw.glob("*/*"):
+        if folder.name not in keep:
+            shutil.rmtree(folder)
+    stage("audit.py")
+    stage("split.py")
+    with pytest.raises(PipelineError) as refused:
+        stage("layout.py", task)
+    assert str(refused.value) == message
+    assert not (workdir / "data" / "layouts").exists()
+    assert not (workdir / "metrics" / "layout").exists()

@@ -68,8 +68,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_five_other_classes_run_end_to_end(repo: Path) -> None:
     ran = set(re.findall(r"Running stage '([^']+)'", sh(repo, "dvc", "repro")))
-    assert ran == {"download", "audit", "split", "layout@multiclass", "train@cnn",
-                   "evaluate@cnn", "explain", "export@cnn", "report", "push_db"}  # fmt: skip
+    assert ran == {"check_params", "download", "audit", "split", "layout@multiclass",
+                   "train@cnn", "evaluate@cnn", "explain", "export@cnn", "report",
+                   "push_db"}  # fmt: skip
     labels = json.loads((repo / "data/models/cnn/labels.json").read_text())
     assert labels == sorted(CLASSES)
     split = json.loads((repo / "metrics/split.json").read_text())

@@ -30,7 +30,17 @@ TWO = {"train": 0.8, "validation": 0.1}
         ({"split_fractions": TWO}, r"missing setting 'data.split_fractions.test'"),
         (
             {"split_fractions": TWO | {"validation": 0.0, "test": 0.2}},
-            r"'data.split_fractions.validation' must be a number > 0",
+            r"'data.split_fractions.validation' must be a number >= 0.001 and < 1, got 0.0",
+        ),
+        (  # adds up to 1; once an OverflowError counting the images a class needs
+            {"split_fractions": {"train": 0.9, "validation": 0.1, "test": 1e-320}},
+            r"^params.yaml: 'data.split_fractions.test' must be a number >= 0.001 and < 1, "
+            r"got 1e-320$",
+        ),
+        (  # the three add up to 1: holdout was silently ignored
+            {"split_fractions": {"train": 0.8, "validation": 0.1, "test": 0.1, "holdout": 0.2}},
+            r"^params.yaml: 'data.split_fractions' has unknown key\(s\) holdout: give exactly "
+            r"train, validation, test$",
         ),
         (
             {"split_fractions": TWO | {"validation": 0.2, "test": 0.2}},

@@ -3,7 +3,8 @@
 Everything is written beside its target under a temporary name, flushed to disk and
 renamed into place at the end, so neither an interrupted stage nor a power loss leaves a
 half-written file or tree under the target's name. What a killed run left behind
-(`.<name>.<random>.tmp` beside the target) is removed by the next write of that target.
+(`.<name>.<random>.tmp` beside the target, and the temporaries of such temporaries) is
+removed by the next write of that target.
 """
 
 import json
@@ -47,11 +48,23 @@ def _fsync_tree(root: Path) -> None:
         list(pool.map(_fsync, found))
 
 
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")  # mkstemp/mkdtemp: .<name>.<random>.tmp
+
+
+def _is_leftover(name: str, target: str) -> bool:
+    """A temporary of `target`, or of one of its temporaries: an atomic write inside another
+    (the Kaggle download's, in download's) leaves `..raw.<random>.tmp.<random>.tmp`."""
+    while found := _TEMPORARY.fullmatch(name):
+        name = found.group(1)
+        if name == target:
+            return True
+    return False
+
+
 def _clear_leftovers(target: Path) -> None:
-    """Remove the temporaries of earlier, killed writes of `target` (mkstemp/mkdtemp names)."""
-    leftover = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
+    """Remove the temporaries of earlier, killed writes of `target`."""
     for path in target.parent.iterdir():
-        if leftover.fullmatch(path.name):
+        if _is_leftover(path.name, target.name):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:

@@ -99,3 +99,23 @@ def model_configs(params: dict[str, Any]) -> list[ModelConfig]:
     if not isinstance(models, dict) or not models:
         raise P.ParamError("params.yaml: 'models' must map model names to their settings")
     return [model_config(params, name) for name in models]
+
+
+def model_names(params: dict[str, Any]) -> tuple[str, ...]:
+    """The names dvc.yaml builds paths and shell commands from, checked: every `tasks`
+    item, every `models` key, and each model's task, which must be one of `tasks` (a
+    model of a task left out would train on a stale layout of an earlier dataset)."""
+    tasks = P.tasks(params)
+    models = P.get(params, "models")
+    if not isinstance(models, dict) or not models:
+        raise P.ParamError("params.yaml: 'models' must map model names to their settings")
+    for name, block in models.items():
+        P.model_name(name)
+        task = block.get("task") if isinstance(block, dict) else None
+        if task not in tasks:
+            raise P.ParamError(
+                f"params.yaml: model {name!r} has task {task!r}, which 'tasks' "
+                f"({', '.join(tasks)}) leaves out: add the task to 'tasks' or remove "
+                f"{name} from 'models'"
+            )
+    return tuple(models)

@@ -15,7 +15,8 @@ import yaml
 from fruitveg.core import paths
 from fruitveg.core.errors import PipelineError
 
-# Model names become folder and file names (data/models/<name>/, plots/history/<name>.csv).
+# Model names become folder and file names (data/models/<name>/, plots/history/<name>.csv)
+# and words of dvc.yaml's shell commands (`python stages/train.py ${key}`).
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
@@ -107,6 +108,23 @@ def model_name(name: Any, where: str = "params.yaml models") -> str:
     if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
         raise ParamError(
             f"{where}: model name {name!r} must be 1-64 letters, digits, '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit; rename it"
         )
     return name
+
+
+def tasks(params: dict[str, Any]) -> tuple[str, ...]:
+    """params.yaml `tasks`: the layouts built, each of paths.TASKS at most once. Each one
+    becomes a folder name and a word of a shell command in dvc.yaml (layout@<task>)."""
+    value = get(params, "tasks")
+    known = ", ".join(paths.TASKS)
+    if not isinstance(value, list) or not value:
+        raise ParamError(f"params.yaml: 'tasks' must be a list of some of {known}; got {value!r}")
+    for item in value:
+        if not isinstance(item, str) or item not in paths.TASKS:
+            raise ParamError(
+                f"params.yaml: 'tasks' holds {item!r}, which is not a task: list some of {known}"
+            )
+    if len(set(value)) < len(value):
+        raise ParamError(f"params.yaml: 'tasks' lists a task twice: {value!r}")
+    return tuple(value)

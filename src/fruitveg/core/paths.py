@@ -26,6 +26,10 @@ SPLIT_SUMMARY = METRICS / "split.json"
 
 PUSH_DB_RECEIPT = DATA / "push_db" / "receipt.json"
 
+# check_params: written once params.yaml's task and model names are checked; the same
+# bytes every time, so what depends on it reruns for its own reasons only.
+PARAMS_CHECKED = DATA / "params_checked.txt"
+
 SPLITS = ("train", "validation", "test")
 TASKS = ("binary", "multiclass")
 
@@ -142,3 +146,18 @@ def explain_gradcam_png(model: str) -> Path:
 
 def explain_attention_png(model: str) -> Path:
     return EXPLAIN_PLOTS / f"{model}_attention.png"
+
+
+def model_results(model: str) -> tuple[Path, ...]:
+    """What the per-model stages write outside data/ and the plots, review and report read:
+    check_params removes these for a model no longer in params.yaml."""
+    return (
+        eval_metrics_json(model),
+        eval_details_json(model),
+        eval_per_class_json(model),
+        eval_predictions_csv(model),
+        eval_plots_dir(model),
+        export_json(model),
+        history_csv(model),
+        live_dir(model),
+    )

@@ -85,6 +85,20 @@ def scan(root: Path, label: str | None = None) -> list[RawFile]:
     return files
 
 
+def check_recordable(files: Iterable[RawFile], root: Path, label: str | None = None) -> None:
+    """Refuse file names that are not valid UTF-8: DVC records data/raw's file names in
+    UTF-8 and fails on one (`dvc status` included, until the file is renamed by hand).
+    Paths show under `label` in place of `root`, undecodable bytes as \\xNN."""
+    bad = [f.path for f in files if f.path.name != f.name]
+    if bad:
+        shown = os.fsencode(Path(label or root, bad[0].relative_to(root)))
+        more = f" (and {len(bad) - 1} more such names)" if len(bad) > 1 else ""
+        raise LayoutError(
+            f"{shown.decode('utf-8', 'backslashreplace')}: file name is not valid UTF-8, "
+            f"which DVC cannot record{more}; rename it"
+        )
+
+
 def check_given(files: Iterable[RawFile], root: Path) -> None:
     """The dataset's own splits are usable as they are: every split folder there and every
     class in each. Lists every gap at once (a real collection has many)."""

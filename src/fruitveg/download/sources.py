@@ -36,6 +36,7 @@ def _filler(settings: DownloadSettings) -> tuple[Callable[[Path], Any], str]:
     assert local is not None  # DownloadSettings holds the chosen source's settings
     check_links(local)
     files = rawdata.scan(local)  # fail on the user's own path before copying anything
+    rawdata.check_recordable(files, local)
     return partial(copy_scanned, files, local), str(local)
 
 

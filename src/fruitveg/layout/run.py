@@ -37,6 +37,7 @@ def run_layout(
         labels = classes.binary_mapping(settings.fruit, settings.vegetable, present)
     else:
         labels = {c: c for c in present}
+    _check_two_labels(task, set(labels.values()), present)
     exclude = {k: p.removed for k, p in placed.items() if p.removed} if settings.dedupe else {}
     splits = {f.key: placed[f.key].split for f in files}
     with atomic_dir(out) as tmp:
@@ -44,3 +45,20 @@ def run_layout(
     summary = {"task": task, "dedupe": settings.dedupe, **summary}
     write_json(summary_path, summary)
     return summary
+
+
+def _check_two_labels(task: str, labels: set[str], present: list[str]) -> None:
+    """A classifier needs two labels: with one, training "succeeds" at accuracy 1.0 and
+    evaluation and predict fail later. (build puts every label in every split.)"""
+    if len(labels) >= 2:
+        return
+    where = f"{paths.layout_dir(task)}: the {task} task needs two or more labels, but"
+    if task == "binary":
+        raise PipelineError(
+            f"{where} every class of the data ({', '.join(present)}) is a {min(labels)}: "
+            "leave binary out of params.yaml 'tasks' and remove the binary models"
+        )
+    raise PipelineError(
+        f"{where} the data holds one class only ({present[0]}): add the folders of other "
+        "classes to the dataset"
+    )

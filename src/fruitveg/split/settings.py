@@ -9,6 +9,9 @@ from fruitveg.core import params as P
 from fruitveg.core.paths import SPLITS
 
 MODES = ("given", "resplit")
+# A split of less than this would need more than 1000 images of each class for one test
+# image; 1e-320 once overflowed counting them.
+MIN_FRACTION = 0.001
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,17 @@ def split_settings(params: dict[str, Any]) -> SplitSettings:
     mode = P.choice(params, "data.split", MODES)
     if mode == "given":
         return SplitSettings(mode, P.seed(params))
-    fractions = tuple(P.finite(params, f"data.split_fractions.{s}", 0.0, 1.0) for s in SPLITS)
+    given = P.get(params, "data.split_fractions")
+    unknown = sorted(map(str, set(given) - set(SPLITS))) if isinstance(given, dict) else []
+    if unknown:
+        raise P.ParamError(
+            f"params.yaml: 'data.split_fractions' has unknown key(s) {', '.join(unknown)}: "
+            f"give exactly {', '.join(SPLITS)}"
+        )
+    fractions = tuple(
+        P.finite(params, f"data.split_fractions.{s}", MIN_FRACTION, 1.0, low_ok=True)
+        for s in SPLITS
+    )
     if not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
         shown = " + ".join(f"{s} {f:g}" for s, f in zip(SPLITS, fractions, strict=True))
         raise P.ParamError(f"params.yaml: 'data.split_fractions' must add up to 1, got {shown}")
