@@ -3,7 +3,8 @@
 Everything is written beside its target under a temporary name, flushed to disk and
 renamed into place at the end, so neither an interrupted stage nor a power loss leaves a
 half-written file or tree under the target's name. What a killed run left behind
-(`.<name>.<random>.tmp` beside the target) is removed by the next write of that target.
+(`.<name>.<pid>.<random>.tmp` beside the target) is removed by the next write of that
+target, once that process is gone: a write running at the same time keeps its own.
 """
 
 import json
@@ -47,15 +48,37 @@ def _fsync_tree(root: Path) -> None:
         list(pool.map(_fsync, found))
 
 
+def _temp_prefix(target: Path) -> str:
+    """The start of a temporary's name: the target's, and the writer's process id."""
+    return f".{target.name}.{os.getpid()}."
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's, alive
+        return True
+    return True
+
+
 def _clear_leftovers(target: Path) -> None:
-    """Remove the temporaries of earlier, killed writes of `target` (mkstemp/mkdtemp names)."""
-    leftover = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
+    """Remove the temporaries of earlier, killed writes of `target` (mkstemp/mkdtemp names).
+
+    Only those whose writer is gone: another process writing the same target now (two
+    push_db at once, say) keeps its temporary. A name without a process id is from before
+    ids were in the names, and its writer is long gone.
+    """
+    leftover = re.compile(re.escape(f".{target.name}.") + r"(?:([0-9]+)\.)?[a-z0-9_]{8}\.tmp")
     for path in target.parent.iterdir():
-        if leftover.fullmatch(path.name):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+        found = leftover.fullmatch(path.name)
+        if found is None or (found[1] is not None and _owner_alive(int(found[1]))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -64,7 +87,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; outputs get the usual mode
     try:
         yield tmp
@@ -89,7 +112,7 @@ def atomic_file(target: Path, mode: str = "w") -> Iterator[Any]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; outputs get the usual mode
     try:
         encoding = None if "b" in mode else "utf-8"
