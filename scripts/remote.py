@@ -108,6 +108,12 @@ def masked_args(args: list[str]) -> list[str]:
     return [mask(arg) for arg in out]
 
 
+def reads_secret(args: list[str]) -> bool:
+    """`config remote.team.password`: what the command prints is the secret itself."""
+    names = [a for a in args[1:] if not a.startswith("-")]
+    return args[0] == "config" and len(names) == 1 and masked_args([*names, ""])[-1] == MASK
+
+
 def mask(text: str) -> str:
     """Every `<secret key>=value` setting and every password in a URL of `text` masked."""
     return URL_PASSWORD.sub(rf"\1{MASK}@", SECRET_SETTING.sub(rf"\1{MASK}", text))
@@ -180,16 +186,17 @@ def main(argv: list[str] | None = None) -> int:
         capture_output=True, text=True, env=environ, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     config = configured()  # after the command: a secret it has just set is in it
-    scrub = scrubber(config, environ, args)
+    scrub, shown = scrubber(config, environ, args), masked_args(args)
 
     def clean(text: str) -> str:
-        return mask(scrub(text))
+        # The command line as DVC's -v repeats it, secrets too short for the scrubber included.
+        return mask(scrub(text.replace(" ".join(args), " ".join(shown))))
 
     if done.returncode == 0:
-        sys.stdout.write(clean(done.stdout))
+        out = f"{MASK}\n" if reads_secret(args) and done.stdout.strip() else done.stdout
+        sys.stdout.write(clean(out))
         sys.stderr.write(clean(done.stderr))
         return 0
-    shown = masked_args(args)
     text = message(shown, done.stdout + done.stderr, remote_named(args, config))
     print(
         clean(f"{text}. DVC's details: python scripts/remote.py {' '.join(shown)} -v; {DOCS}"),

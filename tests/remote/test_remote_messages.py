@@ -151,3 +151,27 @@ def test_masking_keeps_what_is_not_secret(remote: ModuleType) -> None:
     assert remote.mask("key_secret = zz\nkeyfile = ~/.ssh/id\n") == (
         "key_secret = ***\nkeyfile = ~/.ssh/id\n"
     )
+
+
+def test_a_secret_too_short_for_the_scrubber_is_masked_too(
+    remote: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    dvc_repo(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    said = {}
+    for args in (
+        ["remote", "modify", "--local", "team", "password", "q7z", "-v"],  # DVC's debug lines
+        ["config", "remote.team.password"],
+        ["config", "--local", "-l"],
+    ):
+        assert remote.main(args) == 0
+        out = capsys.readouterr()
+        assert "q7z" not in out.out + out.err, out
+        said[args[-1]] = out.out + out.err
+    assert "command: remote modify --local team password *** -v" in said["-v"]
+    assert said["remote.team.password"] == "***\n"
+    assert "remote.team.password=***\n" in said["-l"]
+    assert remote.reads_secret(["config", "--local", "remote.t.token"])
+    assert not remote.reads_secret(["config", "remote.t.token", "x"])
+    assert not remote.reads_secret(["config", "remote.t.url"])
