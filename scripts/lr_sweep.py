@@ -13,7 +13,6 @@ changes go into the experiments. Run from the repository root.
 """
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -23,12 +22,15 @@ from _experiments import (
     BASELINE,
     SweepError,
     changed,
-    dvc,
     existing_names,
-    experiments,
+    headline,
     lock,
+    param,
+    queue_experiment,
     ran_with,
     run_queue,
+    show,
+    unique_name,
 )
 from _experiments import table as experiment_table
 
@@ -67,23 +69,15 @@ def queue(model: str, rates: list[float]) -> list[tuple[str, float]]:
     taken = existing_names()
     queued = []
     for rate in rates:
-        base = f"{model}-lr-{rate_name(rate)}"
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}-{n}"
-        taken.add(name)
-        dvc("exp", "run", "--queue", "--name", name, "--set-param", f"models.{model}.lr={rate!r}")
+        name = unique_name(f"{model}-lr-{rate_name(rate)}", taken)
+        queue_experiment(name, [f"models.{model}.lr={rate!r}"])
         print(f"queued {name}: models.{model}.lr = {rate:g}", flush=True)
         queued.append((name, rate))
     return queued
 
 
 def row(name: str, data: dict[str, Any], model: str) -> tuple[str, str, str, str]:
-    params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
-    lr = params.get("models", {}).get(model, {}).get("lr")
-    metrics = (data.get("metrics") or {}).get(f"metrics/eval/{model}.json", {}).get("data", {})
-    metrics = metrics.get(model) or {}  # headline metrics are nested under the model's name
+    lr, metrics = param(data, f"models.{model}.lr"), headline(data, model)
     acc, loss = metrics.get("accuracy"), metrics.get("loss")
     return (
         name,
@@ -146,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         queued = queue(args.model, rates)
         names = [n for n, _ in queued]
         states = run_queue(names, args.jobs, args.timeout, QUEUE_LOG)
-        found = experiments(json.loads(dvc("exp", "show", "--json").stdout))
+        found = show()
         print()
         label = baseline_label(found, names, args.model)
         rows = [row(label, found.get(BASELINE, {}), args.model)]
