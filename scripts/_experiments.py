@@ -26,6 +26,7 @@ WORKER_DIR = Path(".dvc/tmp/exps/celery")
 WORKER_START_S = 30.0  # a started worker shows up there well within this
 RESTARTS = 3  # times workers are started again when they stop with experiments queued
 WATCH_SECONDS = 1.0  # between looks at the workers' files: cheap, no dvc started
+STOP_SECONDS = 30.0  # for the workers to exit after `dvc queue stop`
 POLL_SECONDS = 15.0  # between `dvc queue status` calls where the workers can't be seen
 BASELINE = "HEAD (baseline)"  # a space: never an experiment (git ref) name
 
@@ -143,8 +144,16 @@ def run_queue(
     each status call broadcasts a control message through the queue's folder, and a worker
     that reads one before it is wholly written stops (kombu's file transport), leaving the
     rest of the queue waiting. If the workers are gone with experiments still queued, for
-    that or any reason, they are started again, up to RESTARTS times.
+    that or any reason, they are started again, up to RESTARTS times. Ctrl-C stops them
+    (see stop) and raises SweepError saying what was stopped.
     """
+    try:
+        return _drain(names, jobs, timeout, log_path)
+    except KeyboardInterrupt:
+        raise SweepError(stop(names)) from None
+
+
+def _drain(names: list[str], jobs: int, timeout: float | None, log_path: Path) -> dict[str, str]:
     start_workers(jobs, log_path)
     deadline = None if timeout is None else time.monotonic() + timeout
     restarts, seen, since = 0, False, time.monotonic()
@@ -178,6 +187,38 @@ def run_queue(
             # than WORKER_DIR; fall back to asking the queue, seldom (each call starts dvc).
             wait = POLL_SECONDS
         time.sleep(wait)
+
+
+def stop(names: list[str]) -> str:
+    """After Ctrl-C: kill our running experiments, remove our queued ones, stop the queue
+    workers (DVC's queue commands); what was done, in words, with what is still running and
+    the command to stop it where anything is."""
+    parts = ["interrupted"]
+    try:
+        states = queue_states()
+        running = [n for n in names if states.get(n) == "Running"]
+        queued = [n for n in names if states.get(n) == "Queued"]
+        # Queued first: a worker whose experiment is killed takes up the next at once.
+        if queued and dvc("queue", "remove", *queued, check=False).returncode == 0:
+            parts.append(f"removed {', '.join(queued)} from the queue")
+        if running and dvc("queue", "kill", *running, check=False).returncode == 0:
+            parts.append(f"killed {', '.join(running)}")
+        dvc("queue", "stop", check=False)
+        deadline = time.monotonic() + STOP_SECONDS
+        while live_workers() and time.monotonic() < deadline:
+            time.sleep(WATCH_SECONDS)
+    except KeyboardInterrupt:  # a second Ctrl-C: say what may still run
+        pass
+    left = live_workers()
+    states = queue_states()
+    busy = [n for n in names if states.get(n) in ("Queued", "Running")]
+    if not left and not busy:
+        return "; ".join([*parts, "stopped the queue workers"])
+    still = [f"queue workers {', '.join(map(str, left))}"] if left else []
+    still += [f"{n} ({states[n]})" for n in busy]
+    return "; ".join(
+        [*parts, f"still running: {', '.join(still)}; stop them with `dvc queue stop --kill`"]
+    )
 
 
 def experiments(show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -274,3 +315,53 @@ def evaluated_here(lock: dict[str, Any], model: str) -> bool:
         if str(dep.get("path", "")).startswith("data/layouts/")
     ]  # fmt: skip
     return bool(read) and all(written.get(dep["path"]) == dep.get("md5") for dep in read)
+
+
+def upstream(lock: dict[str, Any], stage: str) -> list[str]:
+    """`stage` and every stage of a dvc.lock whose outputs it reads, directly or not."""
+    stages = lock.get("stages") or {}
+    producers = [
+        (str(out.get("path", "")), name)
+        for name, entry in stages.items()
+        for out in entry.get("outs") or []
+    ]
+    found: list[str] = []
+    todo = [stage]
+    while todo:
+        name = todo.pop()
+        if name in found or name not in stages:
+            continue
+        found.append(name)
+        for dep in stages[name].get("deps") or []:
+            path = str(dep.get("path", ""))
+            todo += [n for out, n in producers if path == out or path.startswith(f"{out}/")]
+    return found
+
+
+def _flat(values: Any, key: str) -> dict[str, Any]:
+    if not isinstance(values, dict) or not values:
+        return {key: values}
+    return {k: v for part, sub in values.items() for k, v in _flat(sub, f"{key}.{part}").items()}
+
+
+def ran_with(lock: dict[str, Any], stage: str) -> dict[str, Any]:
+    """Dotted params.yaml key -> value, of every setting that `stage` and the stages it reads
+    from ran with, as a dvc.lock recorded them."""
+    stages = lock.get("stages") or {}
+    found: dict[str, Any] = {}
+    for name in upstream(lock, stage):
+        for file, values in (stages[name].get("params") or {}).items():
+            prefix = "" if file == "params.yaml" else f"{file}:"
+            for key, value in (values or {}).items():
+                found |= _flat(value, prefix + key)
+    return found
+
+
+def changed(base: dict[str, Any], other: dict[str, Any], ignore: str) -> list[str]:
+    """`key base -> other` for each setting but `ignore` whose value differs."""
+    keys = sorted((set(base) | set(other)) - {ignore})
+    return [
+        f"{k} {base.get(k, '(unset)')} -> {other.get(k, '(unset)')}"
+        for k in keys
+        if base.get(k) != other.get(k)
+    ]

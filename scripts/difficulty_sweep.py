@@ -144,6 +144,23 @@ def queue(
     return queued
 
 
+def one_per_level(found: dict[str, dict[str, Any]], names: list[str]) -> None:
+    """Refuse experiments that share a level: the table has one column per level, and one
+    of them would be left out of it without a word."""
+    by_level: dict[float, list[str]] = {}
+    for name in names:
+        if name in found:
+            by_level.setdefault(float(param(found[name], KEY) or 0), []).append(name)
+    for level, same in by_level.items():
+        if len(same) > 1:
+            traits = {n: param(found[n], TRAITS_KEY) or ["all"] for n in same}
+            told = [f"{n} (traits: {', '.join(map(str, t))})" for n, t in traits.items()]
+            raise SweepError(
+                f"{' and '.join(told)} are all at difficulty {level_text(level)}: the table has "
+                "one column per level; --show one of them (another in a run with its own --out)"
+            )
+
+
 def evaluated(
     found: dict[str, dict[str, Any]], locks: dict[str, dict[str, Any]], models: list[str]
 ) -> Iterator[tuple[dict[str, Any], float, str]]:
@@ -301,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         missing = [n for n in names if n not in found]
         if args.show and missing:
             raise SweepError(f"no experiment named {', '.join(missing)} (see `dvc exp list`)")
+        one_per_level(found, names)
         locks = {n: lock(found[n]) for n in names if n in found}
         rows = results(found, locks, models)
         if not rows:

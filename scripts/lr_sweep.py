@@ -13,12 +13,25 @@ changes go into the experiments. Run from the repository root.
 """
 
 import argparse
-import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from _experiments import BASELINE, SweepError, dvc, existing_names, experiments, run_queue
+from _experiments import (
+    BASELINE,
+    SweepError,
+    changed,
+    existing_names,
+    headline,
+    lock,
+    param,
+    queue_experiment,
+    ran_with,
+    run_queue,
+    show,
+    unique_name,
+)
 from _experiments import table as experiment_table
 
 from fruitveg.core import params as P
@@ -27,6 +40,7 @@ from fruitveg.core.errors import PipelineError
 DEFAULT_MODEL = "cnn"
 DEFAULT_RATES = ("1e-3", "1e-4", "1e-5")
 QUEUE_LOG = Path(".dvc/tmp/lr_sweep_queue.log")
+OTHER_BASELINE = "HEAD (other params)"  # HEAD's metrics, from other settings than the sweep's
 # README.md's invocation: changed settings and headline metrics, no dependency hashes.
 EXP_SHOW = "dvc exp show --only-changed --drop 'Created|.*/'"
 
@@ -44,8 +58,8 @@ def parse_rates(texts: list[str]) -> list[float]:
             rate = float(text)
         except ValueError:
             raise SweepError(f"--lr {text!r}: not a number") from None
-        if not rate > 0:
-            raise SweepError(f"--lr {text!r}: a learning rate must be > 0")
+        if not (math.isfinite(rate) and rate > 0):  # inf, 1e400 (inf too) and nan refused
+            raise SweepError(f"--lr {text!r}: a learning rate must be finite and > 0")
         rates.append(rate)
     return rates
 
@@ -55,23 +69,15 @@ def queue(model: str, rates: list[float]) -> list[tuple[str, float]]:
     taken = existing_names()
     queued = []
     for rate in rates:
-        base = f"{model}-lr-{rate_name(rate)}"
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}-{n}"
-        taken.add(name)
-        dvc("exp", "run", "--queue", "--name", name, "--set-param", f"models.{model}.lr={rate!r}")
+        name = unique_name(f"{model}-lr-{rate_name(rate)}", taken)
+        queue_experiment(name, [f"models.{model}.lr={rate!r}"])
         print(f"queued {name}: models.{model}.lr = {rate:g}", flush=True)
         queued.append((name, rate))
     return queued
 
 
 def row(name: str, data: dict[str, Any], model: str) -> tuple[str, str, str, str]:
-    params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
-    lr = params.get("models", {}).get(model, {}).get("lr")
-    metrics = (data.get("metrics") or {}).get(f"metrics/eval/{model}.json", {}).get("data", {})
-    metrics = metrics.get(model) or {}  # headline metrics are nested under the model's name
+    lr, metrics = param(data, f"models.{model}.lr"), headline(data, model)
     acc, loss = metrics.get("accuracy"), metrics.get("loss")
     return (
         name,
@@ -79,6 +85,27 @@ def row(name: str, data: dict[str, Any], model: str) -> tuple[str, str, str, str
         "-" if acc is None else f"{acc:.4f}",
         "-" if loss is None else f"{loss:.4f}",
     )
+
+
+def baseline_label(found: dict[str, dict[str, Any]], names: list[str], model: str) -> str:
+    """BASELINE, or a label saying it is none: where an experiment ran evaluate@<model>
+    with other settings than HEAD's metrics came from (besides the rate), uncommitted
+    params.yaml changes say, which then go into every experiment. Warns naming them."""
+    stage, swept = f"evaluate@{model}", f"models.{model}.lr"
+    head = ran_with(lock(found.get(BASELINE, {})), stage)
+    if not head:  # HEAD never evaluated the model: its row shows no metrics anyway
+        return BASELINE
+    ran = [ran_with(lock(found[n]), stage) for n in names if n in found]
+    differ = dict.fromkeys(d for settings in ran for d in changed(head, settings, swept))
+    if not differ:
+        return BASELINE
+    print(
+        f"lr_sweep: warning: the experiments ran {stage} with other settings than HEAD's "
+        f"metrics came from ({'; '.join(differ)}; uncommitted changes go into experiments): "
+        "the HEAD row is no baseline for them; commit params.yaml and rerun for one",
+        file=sys.stderr,
+    )
+    return OTHER_BASELINE
 
 
 def table(rows: list[tuple[str, ...]], model: str) -> str:
@@ -113,9 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         queued = queue(args.model, rates)
         names = [n for n, _ in queued]
         states = run_queue(names, args.jobs, args.timeout, QUEUE_LOG)
-        found = experiments(json.loads(dvc("exp", "show", "--json").stdout))
+        found = show()
         print()
-        rows = [row(n, found.get(n, {}), args.model) for n in [BASELINE, *names]]
+        label = baseline_label(found, names, args.model)
+        rows = [row(label, found.get(BASELINE, {}), args.model)]
+        rows += [row(n, found.get(n, {}), args.model) for n in names]
         print(table(rows, args.model))
         print(f"\nEvery headline metric that moved: {EXP_SHOW}")
         failed = [n for n, s in states.items() if s != "Success"]

@@ -9,17 +9,21 @@ Runs the dvc command as given. On success its output passes through. On failure 
 several lines ("unexpected error - Forbidden: ... (403) ... HeadObject", then "failed to
 pull data from the cloud"); this prints one instead, naming the remote, its URL and what to
 check: the credentials the server refused, or the server it could not reach. No secret is
-in it: every credential of the remote's configuration and of the environment is masked.
+in any output, failing or not (`remote list`, `config --list` included): every credential
+of every remote's configuration, of the command line and of the environment is masked, and
+so is every `<secret key>=value` line and every password in a URL.
 """
 
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fruitveg.core.secrets import Scrubber
+from fruitveg.core import secrets
+from fruitveg.core.secrets import MASK, Scrubber
 
 DOCS = "docs/remote.md"
 # Configuration keys (dvc-s3, dvc-ssh, and DVC's other remotes) whose value is a secret.
@@ -40,6 +44,11 @@ UNREACHABLE = (
     "timed out", "timeout", "network is unreachable", "no route to host", "connection lost",
 )  # fmt: skip
 MISSING = ("nosuchbucket", "bucket does not exist", "the specified bucket")
+# `remote.team.password=X` (config --list), `password = X` (a config file): the value masked.
+SECRET_SETTING = re.compile(
+    rf"((?<![a-z0-9_])(?:{'|'.join(SECRET_KEYS)})[ \t]*=[ \t]*)[^\s].*", re.IGNORECASE
+)
+URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -57,21 +66,25 @@ class Remote:
         return f"'{self.name}' ({self.url}" + (f", endpoint {endpoint})" if endpoint else ")")
 
 
-def remote_named(args: list[str]) -> Remote | None:
+def configured() -> Mapping[str, Any]:
+    """DVC's configuration, every level merged; empty outside a repository."""
+    from dvc.repo import Repo  # slow to import: only when needed
+
+    try:
+        return Repo(".", uninitialized=True).config
+    except Exception:  # noqa: BLE001 - not a DVC repository: DVC's own message is enough
+        return {}
+
+
+def remote_named(args: list[str], config: Mapping[str, Any]) -> Remote | None:
     """The remote the command uses: -r/--remote NAME, else the default one; None if no
     remote is configured (DVC then says so itself)."""
-    from dvc.repo import Repo  # slow to import: only when a message is needed
-
     name = None
     for i, arg in enumerate(args):
         if arg in ("-r", "--remote") and i + 1 < len(args):
             name = args[i + 1]
         elif arg.startswith("--remote="):
             name = arg.partition("=")[2]
-    try:
-        config = Repo(".", uninitialized=True).config
-    except Exception:  # noqa: BLE001 - not a DVC repository: DVC's own message is enough
-        return None
     name = name or config.get("core", {}).get("remote")
     settings = config.get("remote", {}).get(name) if name else None
     if not settings:
@@ -79,14 +92,44 @@ def remote_named(args: list[str]) -> Remote | None:
     return Remote(name, str(settings.get("url", "")), settings)
 
 
-def scrubber(remote: Remote | None, environ: Mapping[str, str]) -> Scrubber:
-    values = [environ.get(k, "") for k in SECRET_ENV]
-    if remote is not None:
-        values += [str(v) for k, v in remote.settings.items() if k in SECRET_KEYS and v]
-        # A password written into the URL (ssh://user:password@host) is a secret too.
-        userinfo = remote.url.partition("://")[2].partition("@")
-        if userinfo[1] and ":" in userinfo[0]:
-            values.append(userinfo[0].partition(":")[2])
+def _url_password(url: str) -> list[str]:
+    """A password written into a URL (ssh://user:password@host)."""
+    userinfo = url.partition("://")[2].partition("@")
+    return [userinfo[0].partition(":")[2]] if userinfo[1] and ":" in userinfo[0] else []
+
+
+def masked_args(args: list[str]) -> list[str]:
+    """The command line with every secret value masked: what follows a secret key
+    (`remote modify team password X`, `config remote.team.password X`), URL passwords."""
+    out = list(args)
+    for i, arg in enumerate(args[:-1]):
+        if arg.rpartition(".")[2].lower() in SECRET_KEYS:
+            out[i + 1] = MASK
+    return [mask(arg) for arg in out]
+
+
+def reads_secret(args: list[str]) -> bool:
+    """`config remote.team.password`: what the command prints is the secret itself."""
+    names = [a for a in args[1:] if not a.startswith("-")]
+    return args[0] == "config" and len(names) == 1 and masked_args([*names, ""])[-1] == MASK
+
+
+def mask(text: str) -> str:
+    """Every `<secret key>=value` setting and every password in a URL of `text` masked."""
+    return URL_PASSWORD.sub(rf"\1{MASK}@", SECRET_SETTING.sub(rf"\1{MASK}", text))
+
+
+def scrubber(
+    config: Mapping[str, Any], environ: Mapping[str, str], args: Sequence[str] = ()
+) -> Scrubber:
+    """Masks the secrets of every remote, of the command line and of the environment (the
+    AWS ones, and those fruitveg.core.secrets knows: Kaggle, the database)."""
+    values = [environ.get(k, "") for k in SECRET_ENV] + secrets.known(environ)[0]
+    for settings in config.get("remote", {}).values():
+        values += [str(v) for k, v in settings.items() if k in SECRET_KEYS and v]
+        values += _url_password(str(settings.get("url", "")))
+    values += [a for a, m in zip(args, masked_args(list(args)), strict=True) if a != m]
+    values += [p for a in args for p in _url_password(a)]
     return Scrubber(v for v in values if v)
 
 
@@ -142,14 +185,23 @@ def main(argv: list[str] | None = None) -> int:
         [sys.executable, "-m", "dvc", *args],
         capture_output=True, text=True, env=environ, stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    remote = remote_named(args) if done.returncode != 0 else None
-    scrub = scrubber(remote, environ)
+    config = configured()  # after the command: a secret it has just set is in it
+    scrub, shown = scrubber(config, environ, args), masked_args(args)
+
+    def clean(text: str) -> str:
+        # The command line as DVC's -v repeats it, secrets too short for the scrubber included.
+        return mask(scrub(text.replace(" ".join(args), " ".join(shown))))
+
     if done.returncode == 0:
-        sys.stdout.write(scrub(done.stdout))
-        sys.stderr.write(scrub(done.stderr))
+        out = f"{MASK}\n" if reads_secret(args) and done.stdout.strip() else done.stdout
+        sys.stdout.write(clean(out))
+        sys.stderr.write(clean(done.stderr))
         return 0
-    text = message(args, done.stdout + done.stderr, remote)
-    print(scrub(f"{text}. DVC's details: dvc {' '.join(args)} -v; {DOCS}"), file=sys.stderr)
+    text = message(shown, done.stdout + done.stderr, remote_named(args, config))
+    print(
+        clean(f"{text}. DVC's details: python scripts/remote.py {' '.join(shown)} -v; {DOCS}"),
+        file=sys.stderr,
+    )
     return done.returncode
 
 

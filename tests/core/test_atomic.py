@@ -1,6 +1,8 @@
 """Outputs appear whole or not at all, with the usual permissions, and survive power loss."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,39 @@ def test_leftovers_of_a_killed_write_are_removed(tmp_path: Path) -> None:
     write_json(tmp_path / "out.json", {})
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted(["tree", "out.json", *(p.name for p in others)])
+
+
+WRITE = "import sys\nfrom fruitveg.core.atomic import write_json\nwrite_json(sys.argv[1], {'v': 2})"
+
+
+def test_a_write_of_another_process_keeps_this_ones_temporary(tmp_path: Path) -> None:
+    """Two push_db at once: the second's start must not delete the first's temporary."""
+    target = tmp_path / "receipt.json"
+    with atomic_file(target) as fh:
+        fh.write('{"v": 1}\n')
+        other = subprocess.run([sys.executable, "-c", WRITE, str(target)], capture_output=True)
+        assert other.returncode == 0, other.stderr
+    assert target.read_text() == '{"v": 1}\n'  # this write finished, and last
+    assert [p.name for p in tmp_path.iterdir()] == ["receipt.json"]
+
+
+def test_only_the_leftovers_of_writers_that_are_gone_are_removed(tmp_path: Path) -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dead = tmp_path / f".out.json.{gone}.abcd1234.tmp"
+    old_style = tmp_path / ".out.json.abcd1234.tmp"  # from before names held the writer's id
+    live = tmp_path / f".out.json.{os.getppid()}.abcd1234.tmp"  # pytest's parent: alive
+    for path in (dead, old_style, live):
+        path.write_text("half")
+    write_json(tmp_path / "out.json", {"v": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.json", live.name])
+
+
+def test_two_processes_writing_one_file_at_once_both_succeed(tmp_path: Path) -> None:
+    loop = WRITE.replace("\nwrite_json(", "\nfor _ in range(300): write_json(")
+    target = str(tmp_path / "receipt.json")
+    writers = [subprocess.Popen([sys.executable, "-c", loop, target], stderr=subprocess.PIPE,
+                                text=True) for _ in range(2)]  # fmt: skip
+    errors = [w.communicate(timeout=120)[1] for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], errors
+    assert [p.name for p in tmp_path.iterdir()] == ["receipt.json"]

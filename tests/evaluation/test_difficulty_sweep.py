@@ -275,3 +275,29 @@ def test_sweep_of_a_tiny_pipeline(git_dvc_repo: Path) -> None:
         "difficulty": 2,
         "traits": ["occlusion", "scale"],
     }
+
+
+def test_show_refuses_two_experiments_at_one_level_naming_both(
+    sweep, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    occlusion = experiment(2, {"cnn": (0.7, 0.6, 0.8)})
+    occlusion["params"]["params.yaml"]["data"]["data"]["synthetic"]["traits"] = ["occlusion"]
+    found = FOUND | {"difficulty-2-occlusion": occlusion}
+    locks = LOCKS | {"difficulty-2-occlusion": lock("d.dir", {"cnn": "d.dir"})}
+    monkeypatch.setattr(sweep, "show", lambda: found)
+    monkeypatch.setattr(
+        sweep, "lock", lambda data: locks[next(n for n in found if found[n] is data)]
+    )
+    names = ["difficulty-0", "difficulty-2", "difficulty-2-occlusion"]
+    assert sweep.main(["--models", "cnn", "--show", *names, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "difficulty_sweep: difficulty-2 (traits: all) and difficulty-2-occlusion (traits: "
+        "occlusion) are all at difficulty 2: the table has one column per level; --show one "
+        "of them (another in a run with its own --out)\n"
+    )
+    assert not (tmp_path / "o").exists()
+    assert sweep.main(["--models", "cnn", "--show", *names[1:], "--out", str(tmp_path / "o")]) == 1
+    assert sweep.main(["--models", "cnn", "--show", *names[:2], "--out", str(tmp_path / "o")]) == 0

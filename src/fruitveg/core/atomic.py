@@ -3,8 +3,9 @@
 Everything is written beside its target under a temporary name, flushed to disk and
 renamed into place at the end, so neither an interrupted stage nor a power loss leaves a
 half-written file or tree under the target's name. What a killed run left behind
-(`.<name>.<random>.tmp` beside the target, and the temporaries of such temporaries) is
-removed by the next write of that target.
+(`.<name>.<pid>.<random>.tmp` beside the target, and the temporaries of such temporaries)
+is removed by the next write of that target, once its writer is gone: a write running at the
+same time keeps its own.
 """
 
 import json
@@ -48,16 +49,36 @@ def _fsync_tree(root: Path) -> None:
         list(pool.map(_fsync, found))
 
 
-_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")  # mkstemp/mkdtemp: .<name>.<random>.tmp
+# mkstemp/mkdtemp names: .<name>.<pid>.<random>.tmp (before pids: .<name>.<random>.tmp)
+_TEMPORARY = re.compile(r"\.(.+?)\.(?:([0-9]+)\.)?[a-z0-9_]{8}\.tmp")
+
+
+def _temp_prefix(target: Path) -> str:
+    """The start of a temporary's name: the target's, and the writer's process id."""
+    return f".{target.name}.{os.getpid()}."
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's, alive
+        return True
+    return True
 
 
 def _is_leftover(name: str, target: str) -> bool:
-    """A temporary of `target`, or of one of its temporaries: an atomic write inside another
-    (the Kaggle download's, in download's) leaves `..raw.<random>.tmp.<random>.tmp`."""
+    """A temporary of `target`, or of one of its temporaries (an atomic write inside
+    another, as the Kaggle download's in download's), whose writers are all gone. A name
+    without a process id is from before ids were in the names: its writer is long gone."""
+    owners = []
     while found := _TEMPORARY.fullmatch(name):
-        name = found.group(1)
+        name = found[1]
+        if found[2] is not None:
+            owners.append(int(found[2]))
         if name == target:
-            return True
+            return not any(_owner_alive(pid) for pid in owners)
     return False
 
 
@@ -77,7 +98,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; outputs get the usual mode
     try:
         yield tmp
@@ -102,7 +123,7 @@ def atomic_file(target: Path, mode: str = "w") -> Iterator[Any]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; outputs get the usual mode
     try:
         encoding = None if "b" in mode else "utf-8"
