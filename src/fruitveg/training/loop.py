@@ -40,7 +40,7 @@ from fruitveg.models.backbones import WeightsError
 from fruitveg.models.build import build_model
 from fruitveg.training import cluster, keras_multiworker
 from fruitveg.training.backup import Backup, fingerprint
-from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup
+from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup, StopOnNaN
 from fruitveg.training.inputs import (
     balanced_class_weight,
     decoded,
@@ -186,6 +186,7 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
     _replay(live, rows)
     best_so_far = max((r.val_accuracy for r in rows), default=None)
     callbacks = [
+        StopOnNaN(s),  # first: nothing of a diverged epoch is saved
         EpochSeeds(),
         EpochHistory(s, rows, [backup.history, history_csv], concise=not progress_bar),
         keras.callbacks.ModelCheckpoint(
