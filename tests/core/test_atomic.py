@@ -1,5 +1,6 @@
 """Outputs appear whole or not at all, with the usual permissions, and survive power loss."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fruitveg.core.atomic import atomic_dir, atomic_file, write_json
+from fruitveg.core.atomic import WriteError, atomic_dir, atomic_file, write_json
 
 
 def test_failed_write_leaves_old_file_and_no_litter(tmp_path: Path) -> None:
@@ -133,3 +134,34 @@ def test_two_processes_writing_one_file_at_once_both_succeed(tmp_path: Path) -> 
     errors = [w.communicate(timeout=120)[1] for w in writers]
     assert [w.returncode for w in writers] == [0, 0], errors
     assert [p.name for p in tmp_path.iterdir()] == ["receipt.json"]
+def test_a_full_disk_names_the_output_and_leaves_the_old_one(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    write_json(target, {"v": 1})
+    with pytest.raises(WriteError) as err, atomic_file(target) as fh:
+        fh.write("half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # a write() names no file
+    assert str(err.value) == f"{target}: cannot be written: no space left on device"
+    assert target.read_text() == '{\n  "v": 1\n}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_failed_write_in_a_folder_names_the_file_under_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "model"
+    with pytest.raises(WriteError) as err, atomic_dir(target) as tmp:
+        write_json(tmp / "labels.json", ["a"])
+        with atomic_file(tmp / "weights.h5", "wb") as fh:
+            fh.write(b"x")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert str(err.value) == f"{target}/weights.h5: cannot be written: no space left on device"
+    denied = r"/model/sub: cannot be written: permission denied"
+    with pytest.raises(WriteError, match=denied), atomic_dir(target) as tmp:
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp / "sub"))
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_an_unreadable_source_is_not_a_write_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError), atomic_dir(tmp_path / "out"):
+        (tmp_path / "missing").read_text()
+    full = "out: cannot be written: no space left on device"  # whatever file it names
+    with pytest.raises(WriteError, match=full), atomic_dir(tmp_path / "out"):
+        raise OSError(errno.ENOSPC, "No space left on device", "/tmp/elsewhere")

@@ -2,6 +2,7 @@
 secret, in any form; an unexpected exception prints a scrubbed traceback."""
 
 import base64
+import errno
 import http.client
 import logging
 import subprocess
@@ -93,6 +94,25 @@ def test_a_clean_exit_passes_through(planted, capsys) -> None:
         raise SystemExit(0)
 
     assert stage_output(main, capsys) == (0, "")
+
+
+def test_a_full_disk_is_one_line_naming_the_file(planted, capsys) -> None:
+    def write(name: str | None):
+        def main() -> None:  # dvclive or Keras writing a file of their own
+            raise OSError(errno.ENOSPC, "No space left on device", *([name] if name else []))
+
+        return main
+
+    assert stage_output(write("metrics/train/cnn/metrics.json"), capsys) == (
+        1,
+        "error: metrics/train/cnn/metrics.json: no space left on device\n",
+    )
+    assert stage_output(write(None), capsys) == (
+        1,
+        "error: writing an output: no space left on device\n",
+    )
+    code, output = stage_output(Path("missing.txt").read_text, capsys)  # a bug: traceback
+    assert code == 1 and "Traceback" in output and "FileNotFoundError" in output
 
 
 def test_a_stage_process_exits_with_the_gc_frozen_after_every_exit_handler(tmp_path) -> None:

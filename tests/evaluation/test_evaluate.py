@@ -246,6 +246,16 @@ def test_binary_model_against_the_multiclass_layout_is_refused(tmp_path, monkeyp
         evaluate(settings("binary_cnn", "multiclass"))
 
 
+def test_a_model_giving_nan_is_refused_naming_it(tmp_path, monkeypatch):
+    make_multiclass(tmp_path, scale=np.nan)  # NaN weights, as a diverged training leaves
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EvaluationError) as err:
+        evaluate(settings("cnn", "multiclass"))
+    assert str(err.value).startswith("data/models/cnn/model.keras: model cnn gives NaN ")
+    assert "for 12 of 12 test images" in str(err.value)
+    assert not Path("metrics/eval").exists()
+
+
 PARAMS = f"""\
 seed: 1
 evaluate: {{batch_size: 4, bootstrap_resamples: 200, threshold: 0.5, ece_bins: 10}}

@@ -6,6 +6,7 @@ alone runs in a fresh interpreter.
 
 import csv
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from fruitveg.core import history, trained_with
+from fruitveg.core.errors import PipelineError
 from fruitveg.training import callbacks
 from fruitveg.training.loop import train
 from fruitveg.training.settings import train_settings
@@ -80,6 +82,29 @@ def test_binary_cnn_outputs_p_of_vegetable(repo: Path) -> None:
     raw = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     p = model.predict(raw, verbose=0)
     assert np.all((p > 0) & (p < 1))
+
+
+def test_a_diverging_run_stops_naming_the_model_and_epoch_and_writes_no_model(repo: Path):
+    write_layout(repo, "multiclass", LABELS, {"train": 4, "validation": 2})
+    params = make_params(cnn={"lr": 1e5, "optimizer": "sgd", "epochs": 2})
+    with pytest.raises(PipelineError) as err:
+        train(train_settings(params, "cnn"), verbose=False)
+    assert re.fullmatch(
+        r"cnn: training diverged: the loss is (nan|inf) in epoch 1/2, batch [1-3]/3; lower "
+        r"models\.cnn\.lr \(100000, sgd\) and run again\. No model was written",
+        str(err.value),
+    ), err.value
+    assert not (repo / "data/models").exists()
+    assert not (repo / "data/train_backup/cnn/best.weights.h5").exists()
+
+
+def test_nan_weights_after_the_last_batch_stop_at_the_validation_loss(repo: Path) -> None:
+    write_layout(repo, "multiclass", LABELS, {"train": 1, "validation": 1})
+    stop = callbacks.StopOnNaN(train_settings(make_params(), "cnn"))
+    stop.on_epoch_begin(0)
+    stop.on_train_batch_end(0, {"loss": 2.5})
+    with pytest.raises(PipelineError, match="the validation loss is nan in epoch 1/1, valid"):
+        stop.on_epoch_end(0, {"loss": 2.5, "val_loss": float("nan")})
 
 
 @pytest.mark.slow  # VGG16: about ten seconds on two cores

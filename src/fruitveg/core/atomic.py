@@ -19,7 +19,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fruitveg.core.errors import PipelineError
+from fruitveg.core.errors import DISK_FULL, PipelineError, reason
+from fruitveg.core.paths import shown
+
+
+class WriteError(PipelineError):
+    """An output could not be written (a full disk, no permission); names the file."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{shown(path)}: cannot be written: {why}")
+        self.path, self.why = Path(path), why
 
 
 def _umask() -> int:
@@ -92,50 +101,92 @@ def _clear_leftovers(target: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
+def _under(path: Any, folder: Path) -> Path | None:
+    """`path` relative to `folder`, or None when it is not in it (or is no path)."""
+    if not isinstance(path, str | bytes | os.PathLike):
+        return None
+    try:
+        return Path(os.path.abspath(os.fsdecode(path))).relative_to(os.path.abspath(folder))
+    except ValueError:
+        return None
+
+
+@contextmanager
+def _writing(target: Path, tmp: list[Path]) -> Iterator[None]:
+    """An OSError of writing `target` as a WriteError naming the file under `target`:
+    making its temporary, and once made (tmp[0]) writing in it or renaming it. An OSError
+    of the block naming some other file (a source that can't be read) passes unchanged,
+    unless it is a full disk."""
+    try:
+        yield
+    except WriteError as exc:  # a file written inside the temporary folder: name it here
+        rel = _under(exc.path, tmp[0]) if tmp else None
+        if rel is None:
+            raise
+        raise WriteError(target / rel, exc.why) from exc.__cause__
+    except OSError as exc:
+        # Writing in the temporary, or renaming it over the target; a copy names both files.
+        places = [(name, p) for name in (exc.filename, exc.filename2) for p in [*tmp, target]]
+        rel = next((r for r in (_under(*np) for np in places) if r is not None), None)
+        unrelated = tmp and rel is None and exc.filename is not None  # made: the block's own
+        if unrelated and exc.errno not in DISK_FULL:
+            raise
+        raise WriteError(target / rel if rel is not None else target, reason(exc)) from exc
+
+
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield an empty temporary folder that replaces `target` when the block succeeds."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _clear_leftovers(target)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; outputs get the usual mode
-    try:
-        yield tmp
-        _fsync_tree(tmp)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            tmp.rename(target)
-            _fsync(target.parent)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-            _fsync(target.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    """Yield an empty temporary folder that replaces `target` when the block succeeds.
+
+    An OSError of writing it (a full disk) ends in a WriteError naming the file."""
+    target, made = Path(target), []
+    with _writing(target, made):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _clear_leftovers(target)
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
+        made.append(tmp)
+        try:
+            tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; outputs: the usual mode
+            yield tmp
+            _fsync_tree(tmp)
+            if target.exists():
+                old = target.with_name(f".{target.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                target.rename(old)
+                tmp.rename(target)
+                _fsync(target.parent)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(target)
+                _fsync(target.parent)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextmanager
 def atomic_file(target: Path, mode: str = "w") -> Iterator[Any]:
-    """Open a temporary file that replaces `target` when the block succeeds."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _clear_leftovers(target)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; outputs get the usual mode
-    try:
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding, newline=None if "b" in mode else "") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        _fsync(target.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Open a temporary file that replaces `target` when the block succeeds.
+
+    An OSError of writing it (a full disk) ends in a WriteError naming `target`."""
+    target, made = Path(target), []
+    with _writing(target, made):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _clear_leftovers(target)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
+        made.append(Path(tmp))
+        try:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the usual mode
+            encoding = None if "b" in mode else "utf-8"
+            newline = None if "b" in mode else ""
+            with os.fdopen(fd, mode, encoding=encoding, newline=newline) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+            _fsync(target.parent)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def read_json(path: Path, missing: str, error: type[PipelineError] = PipelineError) -> Any:

@@ -1,26 +1,39 @@
 """The stage boundary: one clear line for a PipelineError, and no secret in anything printed."""
 
 import atexit
+import errno
 import functools
 import gc
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-from fruitveg.core import secrets
+from fruitveg.core import paths, secrets
 
 
 class PipelineError(ValueError):
     """Bad input or settings; the message names the file or setting at fault."""
 
 
+# A full disk, a quota or a file size limit: the machine's state, not the stage's bug.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def reason(exc: OSError) -> str:
+    """An OSError's reason as a message part: "no space left on device"."""
+    why = (str(exc.strerror or exc).strip().splitlines() or [type(exc).__name__])[0]
+    return why[:1].lower() + why[1:]
+
+
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main with every known secret masked in its output and errors.
 
-    A PipelineError ends it with one line (exit 1); any other exception with its
+    A PipelineError ends it with one line (exit 1), and so does a full disk (an OSError of
+    DISK_FULL, naming its file where the error does); any other exception with its
     traceback, scrubbed (exit 1, or 130 for Ctrl-C), since a library may put a credential
     in a message (http.client quotes a bad Authorization header whole).
     """
@@ -32,14 +45,27 @@ def run_stage(main: Callable[[], None]) -> None:
         except PipelineError as exc:
             print(f"error: {scrub(str(exc))}", file=sys.stderr)
             raise SystemExit(1) from None
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                _traceback(exc, scrub)
+            # core.atomic's WriteError names the output; this is for what else writes.
+            name = exc.filename2 or exc.filename  # a copy names its source, then the target
+            named = isinstance(name, str | bytes | os.PathLike)  # not a file descriptor
+            where = f"{paths.shown(name)}: " if named else "writing an output: "
+            print(f"error: {scrub(where + reason(exc))}", file=sys.stderr)
+            raise SystemExit(1) from None
         except SystemExit as exc:
             if isinstance(exc.code, int | None):
                 raise
             print(scrub(str(exc.code)), file=sys.stderr)  # Python would print it unscrubbed
             raise SystemExit(1) from None
         except BaseException as exc:
-            sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
-            raise SystemExit(130 if isinstance(exc, KeyboardInterrupt) else 1) from None
+            _traceback(exc, scrub)
+
+
+def _traceback(exc: BaseException, scrub: Callable[[str], str]) -> NoReturn:
+    sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
+    raise SystemExit(130 if isinstance(exc, KeyboardInterrupt) else 1) from None
 
 
 @functools.cache  # registered once per process

@@ -4,6 +4,7 @@ Paths are relative to the repository root, which is the working directory of eve
 DVC stage (and of the tests, which run stages inside a temporary copy).
 """
 
+import os
 from pathlib import Path
 
 PARAMS = Path("params.yaml")
@@ -161,3 +162,12 @@ def model_results(model: str) -> tuple[Path, ...]:
         history_csv(model),
         live_dir(model),
     )
+
+
+def shown(path: Path | str) -> str:
+    """A path or name as text: bytes that are not UTF-8 show as \\xNN.
+
+    Linux names are bytes; Python keeps undecodable ones as lone surrogates, which no
+    UTF-8 file and no strict stream (a pipe under a UTF-8 locale) can take.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

@@ -1,13 +1,12 @@
 """The raw dataset tree: data/raw/{train,validation,test}/<class>/<files>, or, for a
 dataset that comes unsplit, data/raw/<class>/<files> (the split stage makes the splits)."""
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fruitveg.core.errors import PipelineError
-from fruitveg.core.paths import SPLITS
+from fruitveg.core.paths import SPLITS, shown
 from fruitveg.data.classes import check_class_name
 
 UNSPLIT = ""  # the `split` of a file of a dataset without split folders
@@ -25,12 +24,9 @@ class RawFile:
 
     @property
     def name(self) -> str:
-        """The file name as text: bytes that are not UTF-8 show as \\xNN.
-
-        Linux file names are bytes; Python keeps undecodable ones as lone surrogates,
-        which no UTF-8 CSV, JSON or layout file name can hold.
-        """
-        return os.fsencode(self.path.name).decode("utf-8", "backslashreplace")
+        """The file name as text, as paths.shown writes it (a CSV, JSON or layout file name
+        can't hold the lone surrogates of a name that is not UTF-8)."""
+        return shown(self.path.name)
 
     @property
     def key(self) -> str:
@@ -91,10 +87,9 @@ def check_recordable(files: Iterable[RawFile], root: Path, label: str | None = N
     Paths show under `label` in place of `root`, undecodable bytes as \\xNN."""
     bad = [f.path for f in files if f.path.name != f.name]
     if bad:
-        shown = os.fsencode(Path(label or root, bad[0].relative_to(root)))
         more = f" (and {len(bad) - 1} more such names)" if len(bad) > 1 else ""
         raise LayoutError(
-            f"{shown.decode('utf-8', 'backslashreplace')}: file name is not valid UTF-8, "
+            f"{shown(Path(label or root, bad[0].relative_to(root)))}: file name is not valid UTF-8, "
             f"which DVC cannot record{more}; rename it"
         )
 

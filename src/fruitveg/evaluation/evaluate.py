@@ -9,12 +9,15 @@ pictures of plots/eval/<model>/. The details carry what the train stage recorded
 model (fruitveg.core.trained_with): what decides the numbers beyond params.yaml.
 """
 
+import numpy as np
+
 from fruitveg.core import history, paths, trained_with
 from fruitveg.core.atomic import write_json
 from fruitveg.evaluation.files import write_csv
 from fruitveg.evaluation.headline import split as split_headline
 from fruitveg.evaluation.inference import latency_ms, predict
 from fruitveg.evaluation.loading import (
+    EvaluationError,
     check_labels,
     find_test_split,
     load_images,
@@ -44,6 +47,13 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
     images = load_images(split, tuple(model.inputs[0].shape[1:3]))
     logits, images_per_s = predict(model, images, settings.batch_size)
     probs = probabilities(logits)
+    bad = int((~np.isfinite(probs).all(axis=1)).sum())
+    if bad:  # scikit-learn would stop on them with a message naming no model
+        raise EvaluationError(
+            f"{model_dir / 'model.keras'}: model {name} gives NaN probabilities for {bad} of "
+            f"{len(probs)} test images: its weights have diverged; train it again with a "
+            f"lower models.{name}.lr"
+        )
     result = compute_metrics(split.y, probs, settings)
     result.update(
         params=int(model.count_params()),

@@ -7,6 +7,7 @@ as Keras' own loss reads them (fruitveg.evaluation.statistics.cross_entropy). Th
 split is data/layouts/<task>/test/<label>/<image>, with the labels sorted by name.
 """
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,11 @@ def load_model(model_dir: Path) -> tuple[Any, list[str]]:
     labels = read_labels(model_dir)
     import keras  # here, not at the top: the report and the statistics don't need TensorFlow
 
+    if not zipfile.is_zipfile(model_file):  # Keras would say "File not found"
+        raise EvaluationError(
+            f"{model_file}: unreadable: truncated or corrupt (not a whole .keras archive); "
+            "train it again (dvc repro)"
+        )
     try:
         model = keras.saving.load_model(model_file, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same here
@@ -110,14 +116,21 @@ def load_model(model_dir: Path) -> tuple[Any, list[str]]:
     # loss infinite, where Keras' loss (from the logits) is finite. Set before the first
     # call, which traces the model with the activation it has then.
     head.activation = keras.activations.linear
-    units = model.outputs[0].shape[-1]
-    expected = 1 if len(labels) == 2 and units == 1 else len(labels)
-    if units != expected:
-        raise EvaluationError(
-            f"{model_file}: the model has {units} outputs but labels.json lists "
-            f"{len(labels)} labels"
-        )
+    check_outputs(int(model.outputs[0].shape[-1]), labels, model_file, model_dir)
     return model, labels
+
+
+def check_outputs(units: int, labels: list[str], model_file: Path, model_dir: Path) -> None:
+    """One output per label (softmax), or one sigmoid for two labels: anything else would
+    put other names on the model's outputs, or none."""
+    if units == len(labels) >= 2 or (units == 1 and len(labels) == 2):
+        return
+    n = len(labels)
+    raise EvaluationError(
+        f"{Path(model_dir) / 'labels.json'} lists {n} label{'s' * (n != 1)} but {model_file} "
+        f"has {units} output{'s' * (units != 1)} (one per label, or one for two labels); "
+        "they come from different runs (dvc repro)"
+    )
 
 
 def load_images(split: TestSplit, size: tuple[int | None, int | None]) -> np.ndarray:

@@ -5,6 +5,7 @@ probabilities/predicted_classes, so a prediction here is what evaluate would hav
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from fruitveg.core import paths
 from fruitveg.core.atomic import read_json
 from fruitveg.core.errors import PipelineError
-from fruitveg.evaluation.loading import load_model, read_labels
+from fruitveg.evaluation.loading import check_outputs, load_model, read_labels
 from fruitveg.evaluation.scores import predicted_classes, probabilities
 from fruitveg.export.runtime import TfliteModel
 from fruitveg.predict.settings import PredictSettings
@@ -30,6 +31,7 @@ class Classifier:
     labels: list[str]
     size: int  # side of the square images the model takes
     threshold: float
+    source: Path  # the model file
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(predicted class index, class probabilities) of a uint8 batch."""
@@ -69,7 +71,7 @@ def load(settings: PredictSettings) -> Classifier:
             raise _untrained(name)
         model, labels = load_model(paths.model_dir(name))
         size = int(model.inputs[0].shape[1])
-        return Classifier(model, labels, size, settings.threshold)
+        return Classifier(model, labels, size, settings.threshold, model_file)
     file = paths.export_file(name, fmt)
     if not file.is_file():
         if not model_file.is_file():
@@ -78,6 +80,15 @@ def load(settings: PredictSettings) -> Classifier:
         if why:
             raise PredictError(f"{file}: export@{name} could not make the {fmt} format: {why}")
         raise PredictError(f"{file}: not found; run `dvc repro export@{name}`")
-    model = TfliteModel.load(file, settings.threads)
+    try:
+        model = TfliteModel.load(file, settings.threads)
+    except OSError as exc:
+        raise PredictError(f"{file}: unreadable: {exc.strerror or exc}") from None
+    except (ValueError, RuntimeError) as exc:  # LiteRT's errors for a file that isn't a model
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PredictError(
+            f"{file}: unreadable: truncated or corrupt ({why}); run `dvc repro export@{name}`"
+        ) from None
     labels = read_labels(paths.export_dir(name))
-    return Classifier(model, labels, model.image_size[0], settings.threshold)
+    check_outputs(int(model.output["shape"][-1]), labels, file, paths.export_dir(name))
+    return Classifier(model, labels, model.image_size[0], settings.threshold, file)

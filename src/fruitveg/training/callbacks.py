@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from fruitveg.core import history
+from fruitveg.core.errors import PipelineError
 from fruitveg.core.history import Epoch
 from fruitveg.training.backup import Backup
 from fruitveg.training.settings import TrainSettings
@@ -109,3 +110,39 @@ class SealBackup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.backup.seal(epoch + 1)
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """End the run at the first loss that is not finite: the weights have diverged (a
+    learning rate too high) and every later epoch, checkpoint and evaluation would be NaN.
+
+    First among the callbacks, so that no other one saves anything of that epoch. The
+    batch losses are Python numbers already (ModelCheckpoint makes the callbacks run in
+    step with training), so the check costs nothing.
+    """
+
+    def __init__(self, s: TrainSettings) -> None:
+        super().__init__()
+        self.s = s
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        steps = (self.params or {}).get("steps")
+        self._check((logs or {}).get("loss"), f"batch {batch + 1}/{steps or '?'}")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        # The last batch's update can make the weights NaN with every loss before finite.
+        self._check((logs or {}).get("val_loss"), "validation", "validation loss")
+
+    def _check(self, value: Any, where: str, what: str = "loss") -> None:
+        if value is None or math.isfinite(float(value)):
+            return
+        m = self.s.model
+        raise PipelineError(
+            f"{m.name}: training diverged: the {what} is {float(value)} in epoch "
+            f"{self._epoch + 1}/{m.epochs}, {where}; lower models.{m.name}.lr ({m.lr:g}, "
+            f"{m.optimizer}) and run again. No model was written"
+        )

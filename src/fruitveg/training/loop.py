@@ -39,9 +39,9 @@ from fruitveg.core.errors import PipelineError
 from fruitveg.core.history import Epoch
 from fruitveg.models.backbones import WeightsError
 from fruitveg.models.build import build_model
-from fruitveg.training import cluster, keras_multiworker
+from fruitveg.training import cluster, keras_multiworker, saving
 from fruitveg.training.backup import Backup, fingerprint
-from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup
+from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup, StopOnNaN
 from fruitveg.training.inputs import (
     balanced_class_weight,
     decoded,
@@ -78,7 +78,7 @@ def _publish(s: TrainSettings, backup: Backup, root: Path, facts: dict[str, Any]
     model = build_model(replace(s.spec(), weights=None))  # weights come from the checkpoint
     model.load_weights(backup.best_weights)
     with atomic_dir(root / paths.model_dir(s.name)) as tmp:
-        model.save(tmp / "model.keras")
+        saving.save_model(model, tmp / "model.keras")
         write_json(tmp / "labels.json", list(s.layout.labels))
         write_json(tmp / paths.trained_with_json(s.name).name, facts)
     return model.count_params()
@@ -132,7 +132,7 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
     m, layout = s.model, s.layout
     with runtime.strategy.scope():
         try:  # a failed weights download stops here, before any data is read
-            model = build_model(s.spec())
+            model = saving.in_memory(build_model(s.spec()))  # every checkpoint too
         except WeightsError as exc:
             msg = f"params.yaml: 'models.{m.name}.weights' is {m.weights}: {exc}"
             raise WeightsError(msg) from None
@@ -189,6 +189,7 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
     _replay(live, rows)
     best_so_far = max((r.val_accuracy for r in rows), default=None)
     callbacks = [
+        StopOnNaN(s),  # first: nothing of a diverged epoch is saved
         EpochSeeds(),
         EpochHistory(s, rows, [backup.history, history_csv], concise=not progress_bar),
         keras.callbacks.ModelCheckpoint(
