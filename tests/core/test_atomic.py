@@ -134,6 +134,8 @@ def test_two_processes_writing_one_file_at_once_both_succeed(tmp_path: Path) -> 
     errors = [w.communicate(timeout=120)[1] for w in writers]
     assert [w.returncode for w in writers] == [0, 0], errors
     assert [p.name for p in tmp_path.iterdir()] == ["receipt.json"]
+
+
 def test_a_full_disk_names_the_output_and_leaves_the_old_one(tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     write_json(target, {"v": 1})

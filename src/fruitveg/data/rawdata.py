@@ -88,9 +88,9 @@ def check_recordable(files: Iterable[RawFile], root: Path, label: str | None = N
     bad = [f.path for f in files if f.path.name != f.name]
     if bad:
         more = f" (and {len(bad) - 1} more such names)" if len(bad) > 1 else ""
+        where = shown(Path(label or root, bad[0].relative_to(root)))
         raise LayoutError(
-            f"{shown(Path(label or root, bad[0].relative_to(root)))}: file name is not valid UTF-8, "
-            f"which DVC cannot record{more}; rename it"
+            f"{where}: file name is not valid UTF-8, which DVC cannot record{more}; rename it"
         )
 
 
