@@ -167,3 +167,16 @@ def test_an_unreadable_source_is_not_a_write_error(tmp_path: Path) -> None:
     full = "out: cannot be written: no space left on device"  # whatever file it names
     with pytest.raises(WriteError, match=full), atomic_dir(tmp_path / "out"):
         raise OSError(errno.ENOSPC, "No space left on device", "/tmp/elsewhere")
+
+
+def test_an_error_of_no_system_call_is_not_a_write_error(tmp_path: Path) -> None:
+    """requests' exceptions are OSErrors without an errno: a download that fails inside
+    atomic_dir keeps its own error, for its own message."""
+    with (
+        pytest.raises(ConnectionError, match="refused by the server"),
+        atomic_dir(tmp_path / "out"),
+    ):
+        raise ConnectionError("refused by the server")
+    with pytest.raises(OSError, match="Unauthenticated"), atomic_file(tmp_path / "out.json"):
+        raise OSError("Unauthenticated")
+    assert list(tmp_path.iterdir()) == []

@@ -116,7 +116,8 @@ def _writing(target: Path, tmp: list[Path]) -> Iterator[None]:
     """An OSError of writing `target` as a WriteError naming the file under `target`:
     making its temporary, and once made (tmp[0]) writing in it or renaming it. An OSError
     of the block naming some other file (a source that can't be read) passes unchanged,
-    unless it is a full disk."""
+    unless it is a full disk. One with no errno is no system call's (requests' exceptions
+    are OSErrors: a download's refused login is not a write error) and passes unchanged."""
     try:
         yield
     except WriteError as exc:  # a file written inside the temporary folder: name it here
@@ -125,6 +126,8 @@ def _writing(target: Path, tmp: list[Path]) -> Iterator[None]:
             raise
         raise WriteError(target / rel, exc.why) from exc.__cause__
     except OSError as exc:
+        if exc.errno is None:
+            raise
         # Writing in the temporary, or renaming it over the target; a copy names both files.
         places = [(name, p) for name in (exc.filename, exc.filename2) for p in [*tmp, target]]
         rel = next((r for r in (_under(*np) for np in places) if r is not None), None)
