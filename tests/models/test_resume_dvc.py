@@ -17,9 +17,11 @@ from .helpers import REPO, env, history_values, make_params, run, write_layout, 
 pytestmark = pytest.mark.slow  # dvc repro in subprocesses, three epochs trained twice
 
 
-def train_stage() -> dict:
-    """The train stage exactly as dvc.yaml declares it: command, code deps, params, outs."""
-    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["train"]
+def stages() -> dict:
+    """The train stage exactly as dvc.yaml declares it (command, code deps, params, outs),
+    and check_params, whose output it depends on."""
+    declared = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    return {name: declared[name] for name in ("check_params", "train")}
 
 
 def make_repo(root: Path) -> None:
@@ -29,9 +31,14 @@ def make_repo(root: Path) -> None:
     run(root, "git", "config", "user.email", "test@example.com")
     run(root, "git", "config", "user.name", "test")
     run(root, sys.executable, "-m", "dvc", "init", "-q")
-    stage = train_stage()
-    for dep in stage["do"]["deps"]:
-        if "${" in dep:  # the layout, written below
+    pipeline = stages()
+    deps = dict.fromkeys(pipeline["check_params"]["deps"] + pipeline["train"]["do"]["deps"])
+    made = {
+        next(iter(out)) if isinstance(out, dict) else out
+        for out in pipeline["check_params"]["outs"]
+    }
+    for dep in deps:
+        if "${" in dep or dep in made:  # the layout, written below; check_params' output
             continue
         (root / dep).parent.mkdir(parents=True, exist_ok=True)
         if (REPO / dep).is_dir():
@@ -43,8 +50,9 @@ def make_repo(root: Path) -> None:
     write_layout(root, "multiclass", ("a", "b", "c"), {"train": 60, "validation": 6}, size=40)
     p = make_params(cnn={"epochs": 3, "batch_size": 2})
     p["models"] = {"cnn": p["models"]["cnn"]}
+    p["tasks"] = ["multiclass"]  # check_params: cnn's task
     write_params(root, p)
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": stage}}, sort_keys=False))
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": pipeline}, sort_keys=False))
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "tiny pipeline")
 
