@@ -17,21 +17,30 @@ mirrored. Files within the Hamming distance of each other are joined into groups
 
 import csv
 import hashlib
+import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
-from fruitveg.audit.hashing import HASH_SIDE, near_pairs, orientation_hashes
+from fruitveg.audit import links as L
+from fruitveg.audit.features import Features, features
+from fruitveg.audit.hashing import HASH_SIDE, orientation_hashes
+from fruitveg.audit.settings import AuditSettings
 from fruitveg.core.atomic import atomic_file
 from fruitveg.core.errors import PipelineError
 from fruitveg.data.images import ImageError, decode
 from fruitveg.data.parallel import pmap
 from fruitveg.data.rawdata import RawFile
 
-CSV_FIELDS = ("group", "kind", "split", "class", "file", "leaks_test", "cross_class", "removed")
+CSV_FIELDS = (
+    "group", "kind", "split", "class", "file", "leaks_test", "cross_class", "removed",
+    "matched_to", "how", "evidence",
+)  # fmt: skip
 LEAK, TRAIN_COPY = "copy of a test image", "copy of a training image"  # the `removed` column
 
 
@@ -40,7 +49,16 @@ class Inspected:
     file: RawFile
     sha256: str
     hashes: np.ndarray | None  # (8,) uint64, one per orientation; None: unreadable
+    features: Features | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class Member:
+    item: Inspected
+    matched_to: str  # the key of the member it was linked to; '' for the group's first
+    how: str  # links.EXACT | HASH | MATCH; '' for the first
+    evidence: str
 
 
 def inspect(f: RawFile) -> Inspected:
@@ -48,33 +66,51 @@ def inspect(f: RawFile) -> Inspected:
     try:
         im = decode(f.path, min_side=HASH_SIDE)
     except ImageError as exc:
-        return Inspected(f, sha, None, str(exc))
-    return Inspected(f, sha, orientation_hashes(im), None)
+        return Inspected(f, sha, None, None, str(exc))
+    return Inspected(f, sha, orientation_hashes(im), features(im), None)
 
 
-def groups(items: list[Inspected], max_distance: int) -> list[list[Inspected]]:
-    """Duplicate groups (two or more files), exact or near, found transitively."""
+def groups(
+    items: list[Inspected],
+    settings: AuditSettings,
+    brute: bool = False,
+    stats: dict[str, float] | None = None,
+) -> list[list[Member]]:
+    """Duplicate groups (two or more files), found transitively, each member with the link
+    that joined it: a tree over the group from its first file, by the surest evidence."""
     readable = [x for x in items if x.hashes is not None]
-    parent = list(range(len(readable)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first_of_sha: dict[str, int] = {}
-    for i, x in enumerate(readable):
-        parent[root(i)] = root(first_of_sha.setdefault(x.sha256, i))
-    if readable:
-        hashes = np.stack([x.hashes for x in readable])  # type: ignore[misc]
-        for i, j in near_pairs(hashes, max_distance):
-            parent[root(i)] = root(j)
-    members: dict[int, list[Inspected]] = defaultdict(list)
-    for i, x in enumerate(readable):
-        members[root(i)].append(x)
-    found = [g for g in members.values() if len(g) > 1]
-    return sorted(found, key=lambda g: g[0].file.key)
+    if len(readable) < 2:
+        return []
+    found = L.find(
+        [x.sha256 for x in readable],
+        np.stack([x.hashes for x in readable]),  # type: ignore[misc]
+        [x.features for x in readable],  # type: ignore[misc]
+        settings,
+        brute,
+        stats,
+    )
+    n = len(readable)
+    by_pair = {(x.i, x.j): x for x in found} | {(x.j, x.i): x for x in found}
+    # Edge weights: surer evidence is cheaper, so the tree prefers it.
+    weights = [1 + L.STRENGTH[x.how] for x in found]
+    rows, cols = [x.i for x in found], [x.j for x in found]
+    graph = coo_array((weights + weights, (rows + cols, cols + rows)), shape=(n, n)).tocsr()
+    _, label = connected_components(graph, directed=False)
+    tree = minimum_spanning_tree(graph)
+    out = []
+    for component in np.unique(label):
+        nodes = sorted(np.flatnonzero(label == component), key=lambda k: readable[k].file.key)
+        if len(nodes) < 2:
+            continue
+        order, parent = breadth_first_order(tree, nodes[0], directed=False)
+        members = [Member(readable[nodes[0]], "", "", "")]
+        for k in order[1:]:
+            link = by_pair[(int(parent[k]), int(k))]
+            members.append(
+                Member(readable[k], readable[parent[k]].file.key, link.how, link.evidence)
+            )
+        out.append(sorted(members, key=lambda m: m.item.file.key))
+    return sorted(out, key=lambda g: g[0].item.file.key)
 
 
 def removal(split: str, splits: set[str]) -> str:
@@ -87,9 +123,15 @@ def removal(split: str, splits: set[str]) -> str:
     return ""
 
 
-def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The report (JSON-ready) and the duplicate rows (one per file in a group)."""
-    items = pmap(inspect, files)
+def audit(
+    files: list[RawFile], settings: AuditSettings, stats: dict[str, float] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The report (JSON-ready) and the duplicate rows (one per file in a group); `stats`
+    gets the seconds of each step and the number of pairs compared."""
+    stats = {} if stats is None else stats
+    started = time.perf_counter()
+    items = pmap(inspect, files, label="audit: pictures read")
+    stats["read_s"] = time.perf_counter() - started
     rows: list[dict[str, Any]] = []
     leaked_test: list[str] = []
     removed: Counter[str] = Counter()  # by split
@@ -98,36 +140,41 @@ def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list
     within_test: list[list[str]] = []
     label_conflicts: list[str] = []
     exact_groups = 0
-    dup_groups = groups(items, max_distance)
+    linked_by: Counter[str] = Counter()
+    dup_groups = groups(items, settings, stats=stats)
     for n, g in enumerate(dup_groups, start=1):
-        splits = {x.file.split for x in g}
+        splits = {m.item.file.split for m in g}
         leaks = "test" in splits and len(splits) > 1
-        crosses = len({x.file.cls for x in g}) > 1
-        kind = "exact" if len({x.sha256 for x in g}) == 1 else "near"
+        crosses = len({m.item.file.cls for m in g}) > 1
+        kind = "exact" if len({m.item.sha256 for m in g}) == 1 else "near"
         exact_groups += kind == "exact"
-        tests = [x.file.key for x in g if x.file.split == "test"]
+        tests = [m.item.file.key for m in g if m.item.file.split == "test"]
         if crosses:
-            cross_class.append([x.file.key for x in g])
+            cross_class.append([m.item.file.key for m in g])
             label_conflicts += tests
         if len(tests) > 1:
             within_test.append(tests)
         if leaks:
             leaked_test += tests
-        for x in g:
-            why = removal(x.file.split, splits)
+        for m in g:
+            why = removal(m.item.file.split, splits)
             train_copies += why == TRAIN_COPY
+            linked_by[m.how] += bool(m.how)
             if why:
-                removed[x.file.split] += 1
+                removed[m.item.file.split] += 1
             rows.append(
                 {
                     "group": n,
                     "kind": kind,
-                    "split": x.file.split,
-                    "class": x.file.cls,
-                    "file": x.file.key,
+                    "split": m.item.file.split,
+                    "class": m.item.file.cls,
+                    "file": m.item.file.key,
                     "leaks_test": leaks,
                     "cross_class": crosses,
                     "removed": why,
+                    "matched_to": m.matched_to,
+                    "how": m.how,
+                    "evidence": m.evidence,
                 }
             )
     counts: dict[str, dict[str, int]] = defaultdict(dict)
@@ -140,12 +187,15 @@ def audit(files: list[RawFile], max_distance: int) -> tuple[dict[str, Any], list
         "duplicate_groups": len(dup_groups),
         "exact_duplicate_groups": exact_groups,
         "files_in_duplicate_groups": len(rows),
+        # each copy counted once, by the surest evidence that joined it to its group
+        "copies_by_evidence": {how: linked_by[how] for how in (L.EXACT, L.HASH, L.MATCH)},
+        "pairs_compared": int(stats.get("compared", 0)),  # of n(n-1)/2: the indexes' candidates
         "leaked_test_images": len(leaked_test),
         "dedupe_removes": {s: removed[s] for s in ("train", "validation")},
         "validation_copies_of_train": train_copies,
         "test_duplicate_groups": len(within_test),
         "test_label_conflicts": len(label_conflicts),
-        "near_duplicate_distance": max_distance,
+        "settings": {k: v for k, v in asdict(settings).items() if k != "seed"},
         "counts": dict(counts),
         "unreadable": unreadable,
         "leaked_test": sorted(leaked_test),

@@ -11,7 +11,7 @@ A quarter turn or a mirror image only moves and negates DCT coefficients (a flip
 the odd frequencies along its axis, a transpose swaps the axes), so one DCT gives the hash
 of all eight orientations. Two pictures are near duplicates when the hash of one as
 decoded lies within the distance of the other's hash in some orientation: EXIF-rotated,
-turned and mirrored copies are found like any other.
+turned and mirrored copies are found like any other (search.hash_pairs finds them).
 """
 
 import numpy as np
@@ -62,29 +62,3 @@ def _orientations(low: np.ndarray) -> np.ndarray:
             for cols in (same, alternate)
         ]
     )
-
-
-def distances(upright: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """Bits between each of `upright` (m, WORDS) and each of `hashes` (n, 8, WORDS) at its
-    closest orientation: (m, n)."""
-    a = upright[:, None, :]
-    d = np.bitwise_count(a ^ hashes[None, :, 0]).sum(axis=-1, dtype=np.int32)
-    for g in range(1, ORIENTATIONS):
-        np.minimum(d, np.bitwise_count(a ^ hashes[None, :, g]).sum(axis=-1, dtype=np.int32), out=d)
-    return d
-
-
-def near_pairs(hashes: np.ndarray, max_distance: int, block: int = 128) -> list[tuple[int, int]]:
-    """Index pairs (i < j) within `max_distance` bits, in either direction.
-
-    `hashes` is (n, 8, WORDS) from orientation_hashes. The distance from i to j is the
-    least over j's orientations of the bits in which it differs from i as decoded.
-    """
-    pairs: set[tuple[int, int]] = set()
-    for start in range(0, len(hashes), block):
-        d = distances(hashes[start : start + block, 0], hashes)
-        for i, j in zip(*np.nonzero(d <= max_distance), strict=True):
-            i, j = start + int(i), int(j)
-            if i != j:
-                pairs.add((min(i, j), max(i, j)))
-    return sorted(pairs)

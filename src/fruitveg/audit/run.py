@@ -20,7 +20,7 @@ def run_audit(
 ) -> dict[str, Any]:
     """Audit `raw` and write the three outputs; returns the report."""
     files = rawdata.scan(raw)
-    report, rows = duplicates.audit(files, settings.near_duplicate_distance)
+    report, rows = duplicates.audit(files, settings)
     duplicates.write_rows(duplicates_path, rows)
     write_json(report_path, report)
     sample_grid(files, settings.seed, samples_path)

@@ -14,6 +14,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PROGRESS_S = 10.0
 
 
 def workers() -> int:
@@ -43,11 +44,27 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def pmap(fn: Callable[[T], R], items: Iterable[T], n_workers: int | None = None) -> list[R]:
-    """`[fn(x) for x in items]` over worker processes, in order; serial for tiny inputs."""
+def pmap(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    n_workers: int | None = None,
+    label: str | None = None,
+) -> list[R]:
+    """`[fn(x) for x in items]` over worker processes, in order; serial for tiny inputs.
+    With `label`, a long run says how far it has got every PROGRESS_S seconds."""
     items = list(items)
     n = n_workers or workers()
     if n == 1 or len(items) < 8:
         return [fn(x) for x in items]
     with ProcessPoolExecutor(n, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-        return list(pool.map(fn, items, chunksize=max(1, len(items) // (n * 8))))
+        results = pool.map(fn, items, chunksize=max(1, min(64, len(items) // (n * 8))))
+        if label is None:
+            return list(results)
+        out: list[R] = []
+        started = last = time.monotonic()
+        for r in results:
+            out.append(r)
+            if (now := time.monotonic()) - last >= PROGRESS_S:
+                last = now
+                print(f"{label}: {len(out)}/{len(items)} ({now - started:.0f} s)", flush=True)
+        return out

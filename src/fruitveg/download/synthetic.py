@@ -17,6 +17,7 @@ drawing new ones, and turning one trait up leaves the others' draws as they were
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
@@ -219,14 +220,37 @@ def product_shot(
 
     Different draws give different photos of similar objects: for a duplicate detector
     the hardest negatives, as in the real data, where such shots of one class (or of
-    look-alike classes) start closer together than many true copies.
+    look-alike classes) start closer together than many true copies. As in photos of
+    real fruit, each object has an outline and a play of light of its own (a drawn oval
+    alone is the same shape as any other oval of the class, zoomed), and each shot a
+    faint camera grain.
     """
     if cls not in LOOKS:
         raise ValueError(f"no look for class {cls!r} (classes: {', '.join(LOOKS)})")
     look = LOOKS[cls]
     side = min(size)
-    objects = [_object(look, side, rng) for _ in range(int(rng.integers(1, 3)))]
-    return copies.on_white(objects, rng, size)
+    objects = [
+        _as_photographed(_object(look, side, rng), rng) for _ in range(int(rng.integers(1, 3)))
+    ]
+    shot = np.asarray(copies.on_white(objects, rng, size), dtype=np.float32)
+    grain = rng.standard_normal(shot.shape[:2], dtype=np.float32)[..., None] * 2
+    return Image.fromarray(np.clip(shot + grain, 0, 255).astype(np.uint8), "RGB")
+
+
+def _as_photographed(obj: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """An object (RGBA) with its outline bent a little and uneven light across it."""
+    a = np.asarray(obj.convert("RGBA"), dtype=np.float32)
+    h, w = a.shape[:2]
+
+    def smooth(low: float, high: float) -> np.ndarray:  # a random field, 4 x 4 knots
+        knots = rng.uniform(low, high, (4, 4)).astype(np.float32)
+        return cv2.resize(knots, (w, h), interpolation=cv2.INTER_CUBIC)
+
+    bend = 0.04 * min(w, h)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    a = cv2.remap(a, xs + smooth(-bend, bend), ys + smooth(-bend, bend), cv2.INTER_LINEAR)
+    a[..., :3] *= smooth(0.8, 1.15)[..., None]
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGBA")
 
 
 def _write(job: tuple[Path, tuple[int, int, int, int], Difficulty, float]) -> None:

@@ -1,0 +1,202 @@
+"""Finding the few pictures worth comparing closely, without comparing every pair.
+
+Two indexes, both graph-based (faiss HNSW), so a query costs about log n rather than n:
+
+- the perceptual hashes of every picture in its 8 orientations, searched by Hamming
+  distance: re-encoded, resized, turned and mirrored copies lie within a few dozen bits;
+- a bag of visual words of each picture's local features (features.py): its ORB
+  descriptors quantised to a vocabulary learnt from the data, weighted by rarity
+  (tf-idf). A crop, padding or a turn keeps most of a picture's words, so its copy stays
+  among its nearest neighbours even where the hash has moved far. The mirrored
+  descriptors give a second query, for mirrored copies.
+
+`brute=True` searches exhaustively instead, to measure what the graph misses.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from fruitveg.audit.features import Features
+from fruitveg.audit.hashing import ORIENTATIONS
+
+BRANCH = 32
+WORDS = BRANCH * BRANCH  # vocabulary size
+TRAIN_DESCRIPTORS = 64 * WORDS  # a seeded sample of every picture's descriptors
+NEIGHBOURS = 8  # candidates per picture and orientation from the bag of words
+HASH_NEIGHBOURS = 16  # hashes looked at per picture (8 orientations of each neighbour)
+DIMENSIONS = 256  # the bags of words are searched in this many principal dimensions
+HNSW_LINKS = 32
+EF_SEARCH = 128  # the graph search's breadth: recall against brute force rises with it
+
+
+@dataclass(frozen=True)
+class Candidate:
+    i: int
+    j: int  # i < j
+    mirror: bool  # the match was found with i mirrored
+    similarity: float  # cosine of the two bags of words
+
+
+@dataclass(frozen=True)
+class HashPair:
+    distance: int  # bits
+    turned: int  # which of the two, put in orientation `orientation`, looks like the other
+    orientation: int  # 0-7, as hashing.orientation_hashes orders them
+
+
+def hash_pairs(
+    hashes: np.ndarray, max_distance: int, brute: bool = False
+) -> dict[tuple[int, int], HashPair]:
+    """Pairs (i < j) whose hashes lie within `max_distance` bits at the closest orientation.
+    `hashes`: (n, 8, words) uint64 from hashing.orientation_hashes."""
+    n = len(hashes)
+    if n < 2:
+        return {}
+    codes = np.ascontiguousarray(hashes).view(np.uint8).reshape(n * ORIENTATIONS, -1)
+    upright = np.ascontiguousarray(codes[::ORIENTATIONS])
+    bits = codes.shape[1] * 8
+    index = faiss.IndexBinaryFlat(bits) if brute else faiss.IndexBinaryHNSW(bits, HNSW_LINKS)
+    if not brute:
+        index.hnsw.efSearch = EF_SEARCH
+    with _threads(1):
+        index.add(codes)
+    k = min(len(codes), HASH_NEIGHBOURS * ORIENTATIONS)
+    dist, idx = index.search(upright, k)
+    found: dict[tuple[int, int], HashPair] = {}
+    for i, (ds, codes_found) in enumerate(zip(dist, idx, strict=True)):
+        for d, code in zip(ds, codes_found, strict=True):
+            j, orientation = divmod(int(code), ORIENTATIONS)
+            if code >= 0 and j != i and d <= max_distance:
+                key = (min(i, j), max(i, j))
+                if key not in found or d < found[key].distance:
+                    found[key] = HashPair(int(d), j, orientation)  # j so turned looks like i
+    return found
+
+
+class Vocabulary:
+    """Visual words as a two-level tree: BRANCH coarse centres, each split into BRANCH fine
+    ones, all binary (k-means of the descriptors' bits, rounded). A descriptor goes to its
+    nearest coarse centre, then to that centre's nearest fine one: 2 x BRANCH Hamming
+    distances instead of BRANCH^2 (the flat search took most of the audit's time)."""
+
+    def __init__(self, descriptors: np.ndarray, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        if len(descriptors) > TRAIN_DESCRIPTORS:
+            pick = np.sort(rng.choice(len(descriptors), TRAIN_DESCRIPTORS, replace=False))
+            descriptors = descriptors[pick]
+        self.coarse = _centres(descriptors, seed)
+        near = _nearest(descriptors, self.coarse)
+        self.fine = np.stack(
+            [_centres(descriptors[near == c], seed + 1 + c) for c in range(len(self.coarse))]
+        )
+
+    def words(self, descriptors: np.ndarray) -> np.ndarray:
+        """The word (0 to BRANCH^2 - 1) of each descriptor."""
+        coarse = _nearest(descriptors, self.coarse)
+        word = np.empty(len(descriptors), np.int64)
+        for c in np.unique(coarse):
+            mine = coarse == c
+            word[mine] = c * BRANCH + _nearest(descriptors[mine], self.fine[c])
+        return word
+
+
+def _centres(descriptors: np.ndarray, seed: int) -> np.ndarray:
+    """BRANCH binary centres of `descriptors` (repeated where there are too few)."""
+    if len(descriptors) == 0:
+        return np.zeros((BRANCH, 32), np.uint8)
+    if len(descriptors) < 4 * BRANCH:
+        return descriptors[np.arange(BRANCH) % len(descriptors)]
+    kmeans = faiss.Kmeans(256, BRANCH, niter=12, seed=seed, min_points_per_centroid=1)
+    with _threads(1):  # small: threads cost more than they save, and cost determinism
+        kmeans.train(np.unpackbits(descriptors, axis=1).astype(np.float32))
+    return np.packbits(kmeans.centroids > 0.5, axis=1)
+
+
+def _nearest(descriptors: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest of `centres` to each descriptor, by Hamming distance."""
+    d = np.ascontiguousarray(descriptors).view(np.uint64)
+    c = np.ascontiguousarray(centres).view(np.uint64)
+    out = np.empty(len(d), np.int64)
+    for start in range(0, len(d), 8192):  # bounded memory: 8192 x BRANCH x 4 words
+        block = d[start : start + 8192]
+        dist = np.bitwise_count(block[:, None, :] ^ c[None]).sum(axis=2, dtype=np.int32)
+        out[start : start + 8192] = dist.argmin(axis=1)
+    return out
+
+
+def bags(features: list[Features], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tf-idf bags of words of every picture as it is and mirrored: two (n, WORDS)
+    float32 arrays of unit rows (zero rows for pictures without features)."""
+    n = len(features)
+    counts = np.zeros((2, n, WORDS), np.float32)
+    owner = np.repeat(np.arange(n), [len(f.desc) for f in features])
+    upright = np.concatenate([f.desc for f in features] + [np.zeros((0, 32), np.uint8)])
+    if len(upright):
+        vocabulary = Vocabulary(upright, seed)
+        for m, mirror in enumerate((False, True)):
+            every = upright if not mirror else np.concatenate([f.mirrored for f in features])
+            np.add.at(counts[m], (owner, vocabulary.words(every)), 1.0)
+    seen_in = (counts[0] > 0).sum(axis=0)
+    idf = np.log((n + 1) / (seen_in + 1)).astype(np.float32)
+    out = counts * idf
+    norms = np.linalg.norm(out, axis=2, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out[0], out[1]
+
+
+def candidates(
+    upright: np.ndarray, mirrored: np.ndarray, min_similarity: float, brute: bool = False
+) -> list[Candidate]:
+    """Each picture's nearest neighbours by bag of words, as it is and mirrored, above
+    `min_similarity`; each unordered pair once (with the orientation that scored higher).
+
+    The bags are first projected on their DIMENSIONS principal axes: a query then costs a
+    quarter, and copies ranked as high as in the full space."""
+    n, dim = upright.shape
+    if n < 2:
+        return []
+    if n > DIMENSIONS:
+        projection = faiss.PCAMatrix(dim, DIMENSIONS)
+        with _threads(1):
+            projection.train(upright)
+        upright, mirrored = _unit(projection.apply(upright)), _unit(projection.apply(mirrored))
+    if brute:
+        index = faiss.IndexFlatIP(upright.shape[1])
+    else:
+        index = faiss.IndexHNSWFlat(upright.shape[1], HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = EF_SEARCH
+    with _threads(1):  # one thread builds the same graph every time: DVC needs the same output
+        index.add(upright)
+    best: dict[tuple[int, int], Candidate] = {}
+    k = min(n, NEIGHBOURS + 1)
+    for mirror, queries in ((False, upright), (True, mirrored)):
+        sims, idx = index.search(queries, k)
+        for i, (ss, js) in enumerate(zip(sims, idx, strict=True)):
+            for s, j in zip(ss, js, strict=True):
+                if j < 0 or j == i or s < min_similarity:
+                    continue
+                key = (min(i, int(j)), max(i, int(j)))
+                # i mirrored onto j is j mirrored onto i: the flag holds either way round.
+                if key not in best or s > best[key].similarity:
+                    best[key] = Candidate(key[0], key[1], mirror, float(s))
+    return sorted(best.values(), key=lambda c: (c.i, c.j))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """faiss' OpenMP threads, for a block: its parallel build is not deterministic."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
