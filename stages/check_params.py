@@ -2,7 +2,8 @@
 stage that uses them can run; the results of models no longer listed, removed.
 
 DVC deletes a stage's outputs before running it and runs its `cmd` through a shell, both
-built from params.yaml (`data/layouts/${item}`, `python stages/train.py ${key}`). Every
+built from params.yaml's model keys (`data/models/${key}`, `python stages/train.py ${key}`;
+the layout stage's tasks are dvc.yaml's own, `tasks` is checked all the same). Every
 other stage depends on this one's output, so `dvc repro` (of any target), `dvc exp run`
 and the sweeps stop here on a name such as '../x' or 'x;rm -r y'. The output's bytes never
 change: the stages after it rerun for their own reasons only.

@@ -1,16 +1,22 @@
-"""layout@<task>: data/layouts/<task>/{train,validation,test}/<label>/ from data/raw."""
+"""layout@<task>: data/layouts/<task>/{train,validation,test}/<label>/ from data/raw; an empty
+folder for a task that params.yaml `tasks` leaves out."""
 
 import sys
 
 from fruitveg.core import params, paths
 from fruitveg.core.errors import run_stage
-from fruitveg.layout.run import run_layout
+from fruitveg.layout.run import SKIPPED, run_layout, skip_layout
 from fruitveg.layout.settings import check_task, layout_settings
 
 
 def main() -> None:
     task = check_task(sys.argv[1] if len(sys.argv) > 1 else "")
-    settings = layout_settings(params.load(), task)
+    loaded = params.load()
+    if task not in params.tasks(loaded):
+        skip_layout(task)
+        print(f"{paths.layout_dir(task)}: empty, {task} is {SKIPPED}")
+        return
+    settings = layout_settings(loaded, task)
     summary = run_layout(settings)
     for item in summary["unreadable"]:
         print(f"skipped unreadable {item['file']}: {item['reason']}", file=sys.stderr)

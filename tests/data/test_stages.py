@@ -240,3 +240,23 @@ def test_a_layout_with_one_label_is_refused(workdir: Path, stage, task, keep, me
     assert str(refused.value) == message
     assert not (workdir / "data" / "layouts").exists()
     assert not (workdir / "metrics" / "layout").exists()
+
+
+def test_a_task_left_out_of_tasks_gets_an_empty_layout(workdir: Path, stage, capsys) -> None:
+    """dvc.yaml lists both tasks itself (no text of params.yaml forms an output path); the
+    one params.yaml leaves out is written whole but empty, without reading data/raw or the
+    fruit/vegetable lists (the data of a [multiclass] dataset has no such grouping)."""
+    old = workdir / "data/layouts/binary/train/fruit/old.jpg"  # an earlier dataset's layout
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"old")
+    shutil.rmtree(workdir / "data" / "raw")
+    edit_params(workdir, "tasks", ["multiclass"])
+    edit_params(workdir, "classes", None)
+    stage("layout.py", "binary")
+    assert capsys.readouterr().out == (
+        "data/layouts/binary: empty, binary is not in params.yaml tasks\n"
+    )
+    assert list((workdir / "data/layouts/binary").iterdir()) == []
+    summary = json.loads((workdir / "metrics/layout/binary.json").read_text())
+    assert summary == {"task": "binary", "skipped": "not in params.yaml tasks"}
+    assert sorted(p.name for p in (workdir / "data/layouts").iterdir()) == ["binary"]

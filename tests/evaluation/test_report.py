@@ -326,6 +326,27 @@ def test_a_missing_export_is_named(evaluated, stage):
     assert "metrics/export/cnn_attention.json: not found; run export@cnn_attention first" in err
 
 
+def test_a_skipped_layout_is_never_counted_as_data(evaluated, stage):
+    """layout@binary of a params.yaml without binary in `tasks` writes an empty layout: the
+    report refuses it for a binary model (check_params refuses such a model before), and
+    leaves it out of the header without one."""
+    skipped = {"task": "binary", "skipped": "not in params.yaml tasks"}
+    (evaluated / "metrics/layout/binary.json").write_text(json.dumps(skipped))
+    code, _, err = stage("report.py")
+    assert code == 1
+    assert err == (
+        "error: metrics/layout/binary.json: binary is not in params.yaml tasks; "
+        "its layout is empty\n"
+    )
+    params = P.load()
+    del params["models"]["binary_cnn"]
+    (evaluated / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    assert stage("report.py")[0] == 0
+    header = json.loads((evaluated / "metrics/report.json").read_text())["header"]
+    assert list(header["images_per_split"]) == list(header["image_size"]) == ["multiclass"]
+    assert "binary" not in (evaluated / "metrics/report.md").read_text().split("## ")[0]
+
+
 def test_pairs_on_different_test_images_are_refused(evaluated):
     path = evaluated / "metrics/eval/cnn_attention_predictions.csv"
     path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))

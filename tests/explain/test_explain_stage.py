@@ -92,3 +92,21 @@ def test_an_untrained_model_is_named_and_nothing_is_half_written(saved, stage, m
     after = {p.name: p.stat().st_mtime_ns for p in (saved / "plots" / "explain").iterdir()}
     assert after == before  # the earlier pictures stand, untouched
     assert not [p for p in (saved / "plots").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_binary_models_only_read_no_layout(tmp_path, stage, monkeypatch):
+    """tasks: [binary]: the multiclass layout is empty (layout@multiclass skipped); explain
+    writes empty outputs rather than failing on it, and clears an earlier run's grids."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(
+        f"models:\n  binary_cnn: {block('binary', 'cnn', 'none')}\n"
+        "explain: {right: 2, wrong: 3}\n"
+    )
+    (tmp_path / "data/layouts/multiclass").mkdir(parents=True)
+    (tmp_path / "plots/explain").mkdir(parents=True)
+    (tmp_path / "plots/explain/cnn_gradcam.png").write_bytes(b"old")
+    code, out, err = stage("explain.py")
+    assert code == 0, err
+    assert "explain: 0 Grad-CAM grids, 0 attention blocks" in out
+    assert list((tmp_path / "plots/explain").iterdir()) == []
+    assert json.loads((tmp_path / "metrics/explain/attention.json").read_text()) == {}

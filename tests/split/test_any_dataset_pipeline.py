@@ -68,9 +68,13 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_five_other_classes_run_end_to_end(repo: Path) -> None:
     ran = set(re.findall(r"Running stage '([^']+)'", sh(repo, "dvc", "repro")))
-    assert ran == {"check_params", "download", "audit", "split", "layout@multiclass",
-                   "train@cnn", "evaluate@cnn", "explain", "export@cnn", "report",
-                   "push_db"}  # fmt: skip
+    assert ran == {"check_params", "download", "audit", "split", "layout@binary",
+                   "layout@multiclass", "train@cnn", "evaluate@cnn", "explain", "export@cnn",
+                   "report", "push_db"}  # fmt: skip
+    # binary is left out of tasks: its layout is empty, and said to be (classes: unused)
+    assert not any((repo / "data/layouts/binary").iterdir())
+    skipped = json.loads((repo / "metrics/layout/binary.json").read_text())
+    assert skipped == {"task": "binary", "skipped": "not in params.yaml tasks"}
     labels = json.loads((repo / "data/models/cnn/labels.json").read_text())
     assert labels == sorted(CLASSES)
     split = json.loads((repo / "metrics/split.json").read_text())
@@ -85,6 +89,7 @@ def test_five_other_classes_run_end_to_end(repo: Path) -> None:
     assert sum(layout["counts"]["test"].values()) >= len(CLASSES)
     report = json.loads((repo / "metrics/report.json").read_text())
     assert [r["model"] for r in report["models"]] == ["cnn"]
+    assert list(report["header"]["images_per_split"]) == ["multiclass"]  # not the empty one
     assert "star fruit" in (repo / "metrics/eval/cnn_per_class.json").read_text()
     assert (
         "data.split: resplit; train 0.6 / validation 0.2 / test 0.2"

@@ -114,8 +114,8 @@ def model_name(name: Any, where: str = "params.yaml models") -> str:
 
 
 def tasks(params: dict[str, Any]) -> tuple[str, ...]:
-    """params.yaml `tasks`: the layouts built, each of paths.TASKS at most once. Each one
-    becomes a folder name and a word of a shell command in dvc.yaml (layout@<task>)."""
+    """params.yaml `tasks`: the layouts built, each of paths.TASKS at most once (dvc.yaml's
+    layout stage runs for every task; one left out writes an empty layout)."""
     value = get(params, "tasks")
     known = ", ".join(paths.TASKS)
     if not isinstance(value, list) or not value:

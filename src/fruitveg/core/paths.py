@@ -32,7 +32,7 @@ PUSH_DB_RECEIPT = DATA / "push_db" / "receipt.json"
 PARAMS_CHECKED = DATA / "params_checked.txt"
 
 SPLITS = ("train", "validation", "test")
-TASKS = ("binary", "multiclass")
+TASKS = ("binary", "multiclass")  # dvc.yaml's layout stage lists them itself
 
 
 # Layouts hold JPEGs only (fruitveg.layout writes them); training and evaluation read these.

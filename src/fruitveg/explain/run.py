@@ -35,10 +35,15 @@ def grid_title(name: str, shape: list[int], accuracy: float) -> str:
 
 def explain(settings: ExplainSettings) -> dict[str, Any]:
     """Write plots/explain/ and metrics/explain/attention.json; return the JSON's content."""
+    numbers: dict[str, Any] = {}
+    if not settings.models:  # tasks: [binary] leaves the multiclass layout empty
+        with atomic_dir(paths.EXPLAIN_PLOTS):
+            pass
+        write_json(paths.EXPLAIN_ATTENTION_JSON, numbers)
+        return numbers
     split = find_test_split(paths.layout_dir(TASK))
     blocks = {name for name, _ in settings.attention_pairs}
     passes: dict[str, PassRecord] = {}
-    numbers: dict[str, Any] = {}
     with atomic_dir(paths.EXPLAIN_PLOTS) as out:
         for config in settings.models:
             folder = paths.model_dir(config.name)

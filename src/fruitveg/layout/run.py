@@ -47,6 +47,20 @@ def run_layout(
     return summary
 
 
+SKIPPED = "not in params.yaml tasks"
+
+
+def skip_layout(task: str) -> dict[str, Any]:
+    """What layout@<task> writes for a task left out of params.yaml `tasks`: an empty
+    folder and a summary that says so, without reading the data (dvc.yaml lists every
+    task, since no text of params.yaml may form an output path)."""
+    with atomic_dir(paths.layout_dir(task)):
+        pass
+    summary = {"task": task, "skipped": SKIPPED}
+    write_json(paths.layout_summary(task), summary)
+    return summary
+
+
 def _check_two_labels(task: str, labels: set[str], present: list[str]) -> None:
     """A classifier needs two labels: with one, training "succeeds" at accuracy 1.0 and
     evaluation and predict fail later. (build puts every label in every split.)"""

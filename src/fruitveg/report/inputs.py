@@ -112,6 +112,8 @@ def read_layout(task: str) -> dict[str, Any]:
     """The layout summary: image_size and counts[split][label], after dedupe."""
     path = paths.layout_summary(task)
     summary = _read_json(path, f"layout@{task}")
+    if "skipped" in summary:  # check_params refuses the models of such a task: not data
+        raise ReportError(f"{path}: {task} is {summary['skipped']}; its layout is empty")
     counts = summary.get("counts")
     ok = isinstance(counts, dict) and all(
         isinstance(counts.get(split), dict)
