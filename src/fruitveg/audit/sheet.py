@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib import font_manager
-from matplotlib.figure import Figure, SubFigure
+from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 
 from fruitveg.core.atomic import atomic_file
@@ -24,6 +24,13 @@ from fruitveg.data.rawdata import RawFile
 MAX_GROUPS = 24  # rows; the rest are counted in the footer
 MAX_MEMBERS = 6  # thumbnails per row; the rest are counted in the row's title
 THUMB = 160  # px
+# The sheet's geometry, in inches: each row a header line, then per member its title
+# (two lines), its thumbnail and the evidence under it (up to four lines).
+CELL, MARGIN, THUMB_IN = 2.4, 0.1, 1.95
+MIN_CELLS = 4  # of width, for the titles
+HEADER, TITLE, EVIDENCE = 0.3, 0.45, 0.7
+ROW = HEADER + TITLE + THUMB_IN + EVIDENCE
+TOP, FOOTER = 0.45, 0.35
 SPLIT_ORDER = {"test": 0, "validation": 1, "train": 2}  # the copied image first
 SPLIT_COLOUR = {"test": "tab:red", "validation": "tab:orange"}
 
@@ -90,24 +97,27 @@ def _sheet(
 ) -> Figure:
     shown = groups[:max_groups]
     cols = min(max_members, max(len(g) for g in shown))
-    footer = len(groups) > len(shown)
-    # A Figure without pyplot: no global backend or figure registry is touched.
-    fig = Figure(
-        figsize=(2.4 * cols + 0.2, 3.3 * len(shown) + 0.5 + 0.3 * footer), layout="constrained"
-    )
-    fig.suptitle(
+    footer = FOOTER if len(groups) > len(shown) else 0.0
+    width = MARGIN * 2 + CELL * max(cols, MIN_CELLS)
+    height = TOP + ROW * len(shown) + footer
+    # A Figure without pyplot: no global backend or figure registry is touched. Every
+    # piece is placed in inches: a layout engine does not see the text under the pictures.
+    fig = Figure(figsize=(width, height))
+    fig.text(
+        0.5,
+        1 - TOP / 2 / height,
         f"Copies across splits or classes: {_count(len(groups), 'group')} "
-        "(metrics/audit/duplicates.csv lists every file)",
+        "(every file in metrics/audit/duplicates.csv)",
+        ha="center",
+        va="center",
         fontsize=12,
     )
-    ratios = [1.0] * len(shown) + [0.1] * footer
-    subfigs = fig.subfigures(len(ratios), 1, height_ratios=ratios, squeeze=False)[:, 0]
-    for sub, g in zip(subfigs, shown, strict=False):
-        _row(sub, g, where, cols)
+    for n, g in enumerate(shown):
+        _row(fig, g, where, cols, TOP + n * ROW)
     if footer:
-        subfigs[-1].text(
+        fig.text(
             0.5,
-            0.5,
+            footer / 2 / height,
             f"+{_count(len(groups) - len(shown), 'more group')}",
             ha="center",
             va="center",
@@ -116,7 +126,11 @@ def _sheet(
     return fig
 
 
-def _row(sub: SubFigure, g: list[dict[str, Any]], where: dict[str, Path], cols: int) -> None:
+def _row(
+    fig: Figure, g: list[dict[str, Any]], where: dict[str, Path], cols: int, top: float
+) -> None:
+    """Group `g`'s row, `top` inches below the figure's top edge."""
+    width, height = fig.get_size_inches()
     splits = {r["split"] for r in g}
     classes = sorted({r["class"] for r in g})
     why = []
@@ -127,12 +141,20 @@ def _row(sub: SubFigure, g: list[dict[str, Any]], where: dict[str, Path], cols: 
     elif "validation" in splits and "train" in splits:
         why.append("a validation image has a copy in train")
     more = f"; +{_count(len(g) - cols, 'more file')}" if len(g) > cols else ""
-    title = f"group {g[0]['group']}: {'; '.join(why)}{more}"
-    sub.suptitle(_drawable(title), fontsize=11, x=0.01, ha="left", parse_math=False)
-    axes = sub.subplots(1, cols, squeeze=False)[0]
-    for ax, r in zip(axes, g, strict=False):
+    fig.text(
+        MARGIN / width,
+        1 - (top + HEADER / 2) / height,
+        _drawable(_middle(f"group {g[0]['group']}: {'; '.join(why)}{more}", int(width * 12))),
+        ha="left",
+        va="center",
+        fontsize=11,
+        parse_math=False,
+    )
+    bottom = 1 - (top + HEADER + TITLE + THUMB_IN) / height
+    for c, r in enumerate(g[:cols]):
+        left = (MARGIN + c * CELL + (CELL - THUMB_IN) / 2) / width
+        ax = fig.add_axes((left, bottom, THUMB_IN / width, THUMB_IN / height))
         _thumbnail(ax, r, where.get(r["file"]), len(g) > 2)
-    for ax in axes:
         ax.axis("off")
 
 
