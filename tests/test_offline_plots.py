@@ -76,8 +76,8 @@ def _plot_data(root: Path, shift: float) -> None:
     roc = [[0.0, 0.0, "inf"], [0.1, 0.6 + shift, 0.7], [1.0, 1.0, 0.0]]
     _write(root / "plots/eval/binary_cnn/roc.csv", ("fpr", "tpr", "threshold"), roc)
     for png in ("plots/report/accuracy.png", "plots/report/accuracy_vs_cost.png",
-                "plots/audit/samples.png", "plots/eval/binary_cnn/roc.png",
-                "plots/explain/cnn_gradcam.png"):  # fmt: skip
+                "plots/audit/samples.png", "plots/audit/copies.png",
+                "plots/eval/binary_cnn/roc.png", "plots/explain/cnn_gradcam.png"):  # fmt: skip
         (root / png).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (8, 8), (200, 30, 30)).save(root / png)
 

@@ -15,7 +15,7 @@ from fruitveg.core.model_config import model_configs
 from fruitveg.core.params import ParamError
 from fruitveg.evaluation.headline import split
 from fruitveg.evaluation.statistics import mcnemar_exact
-from fruitveg.report.build import build
+from fruitveg.report.build import audit_facts, build
 from fruitveg.report.inputs import ReportError, read_inputs
 from fruitveg.report.pairs import derived_pairs
 from fruitveg.report.settings import report_settings
@@ -79,7 +79,8 @@ def write_layouts_audit_and_lock(root: Path) -> None:
         path.write_text(json.dumps(summary), encoding="utf-8")
     # test_label_conflicts is not a count here: left out of the header, not shown as text.
     audit = {"duplicate_groups": 2, "leaked_test_images": 1, "test_duplicate_groups": 1,
-             "test_label_conflicts": "n/a"}  # fmt: skip
+             "test_label_conflicts": "n/a", "pairs_compared": 1234,
+             "copies_by_evidence": {"exact": 3, "hash": 10, "match": 6}}  # fmt: skip
     (root / "metrics" / "audit").mkdir(parents=True)
     (root / "metrics" / "audit" / "report.json").write_text(json.dumps(audit), encoding="utf-8")
     (root / "dvc.lock").write_text(
@@ -214,8 +215,10 @@ def test_header_says_what_was_measured(evaluated, stage):
     header = json.loads((evaluated / "metrics/report.json").read_text())["header"]
     assert header["raw_md5"] == "0123abcd.dir" and header["raw_files"] == 142
     assert header["images_per_split"]["multiclass"] == {"train": 25, "validation": 8, "test": 20}
-    assert header["audit"] == {"duplicate_groups": 2, "leaked_test_images": 1,
-                               "test_duplicate_groups": 1}  # fmt: skip
+    assert header["audit"] == {
+        "duplicate_groups": 2, "leaked_test_images": 1, "test_duplicate_groups": 1,
+        "pairs_compared": 1234, "copies_by_evidence": {"exact": 3, "hash": 10, "match": 6},
+    }  # fmt: skip
     markdown = (evaluated / "metrics/report.md").read_text()
     assert "6 train, 2 validation and 5 test images per class, 1 test pictures planted" in markdown
     assert "md5 `0123abcd.dir` (142 files), as DVC recorded data/raw in dvc.lock" in markdown
@@ -223,6 +226,10 @@ def test_header_says_what_was_measured(evaluated, stage):
     assert "multiclass: train 25, validation 8, test 20" in markdown
     assert "binary: 1 from train, 0 from validation" in markdown
     assert "groups of near duplicates within test: 1" in markdown
+    assert (
+        "groups of copies in data/raw: 2, copies found: 3 exact, 10 by hash, 6 by matching, "
+    ) in markdown
+    assert "pairs of pictures compared closely: 1234." in markdown
     assert "from validation: binary: 2; multiclass: 2" in markdown
     assert "**These numbers come from the offline synthetic default**" in markdown
     assert "planted in train as leaks; its own train/validation/test splits" in markdown
@@ -236,6 +243,23 @@ def test_header_says_what_was_measured(evaluated, stage):
     markdown = (evaluated / "metrics/report.md").read_text()
     assert "the Kaggle dataset owner/fruits" in markdown and "synthetic default" not in markdown
     assert "not recorded (dvc.lock has no download stage yet" in markdown
+
+
+@pytest.mark.parametrize(
+    "audit, shown",
+    [
+        ({"duplicate_groups": 4}, {"duplicate_groups": 4}),  # an older audit's report
+        ({"copies_by_evidence": {"exact": 1, "hash": 2}}, {}),  # a kind missing
+        ({"copies_by_evidence": {"exact": 1, "hash": "2", "match": 0}}, {}),
+        ({"copies_by_evidence": [1, 2, 3], "pairs_compared": None}, {}),
+        (
+            {"copies_by_evidence": {"match": 0, "hash": 0, "exact": 5}},
+            {"copies_by_evidence": {"match": 0, "hash": 0, "exact": 5}},
+        ),
+    ],
+)
+def test_audit_facts_are_each_optional(audit, shown):
+    assert audit_facts(audit) == shown
 
 
 def test_header_says_once_what_each_model_was_trained_with(evaluated, stage):

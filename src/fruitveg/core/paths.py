@@ -19,6 +19,7 @@ PLOTS = Path("plots")
 AUDIT_REPORT = METRICS / "audit" / "report.json"
 AUDIT_DUPLICATES = METRICS / "audit" / "duplicates.csv"
 AUDIT_SAMPLES = PLOTS / "audit" / "samples.png"
+AUDIT_COPIES = PLOTS / "audit" / "copies.png"  # contact sheet of the groups to review
 
 # split: which split of the layouts each raw file goes to (the dataset's own, or made by
 # the pipeline from whole duplicate groups), with dedupe's reason to leave it out; a summary.

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from fruitveg.core import history, paths, trained_with
+from fruitveg.core import evidence, history, paths, trained_with
 from fruitveg.evaluation.paired import holm
 from fruitveg.evaluation.plots import best_epoch
 from fruitveg.evaluation.statistics import CONFIDENCE, mcnemar_exact
@@ -29,14 +29,28 @@ COPIED = (
     "f1_macro_ci_low", "f1_macro_ci_high", "loss", "ece", "images_per_s", "latency_ms",
 )  # fmt: skip
 # Counts of the audit report shown in the header when present, in this order. Reports of
-# older audits lack some, so each is optional.
+# older audits lack some, so each is optional. copies_by_evidence is a count per kind of
+# evidence (fruitveg.core.evidence); the others are whole numbers.
 AUDIT_FACTS = {
     "duplicate_groups": "groups of copies in data/raw",
+    "copies_by_evidence": "copies found",
     "leaked_test_images": "test images with a copy in train or validation",
     "validation_copies_of_train": "validation images that copy a training image",
     "test_duplicate_groups": "groups of near duplicates within test",
     "test_label_conflicts": "test images whose copies carry another label",
+    "pairs_compared": "pairs of pictures compared closely",
 }
+
+
+def audit_facts(audit: dict[str, Any]) -> dict[str, Any]:
+    """The AUDIT_FACTS that `audit` (its report) holds in their expected form."""
+
+    def wellformed(k: str) -> bool:
+        if k == "copies_by_evidence":
+            return evidence.by_evidence(audit.get(k)) is not None
+        return isinstance(audit.get(k), int)
+
+    return {k: audit[k] for k in AUDIT_FACTS if wellformed(k)}
 
 
 def paired_test(a: str, b: str, preds: dict[str, pd.DataFrame]) -> dict[str, Any]:
@@ -99,7 +113,7 @@ def header(settings: ReportSettings, inputs: Inputs) -> dict[str, Any]:
         "removed_copies_of_train": {
             task: s.get("removed_copies_of_train") for task, s in layouts.items()
         },
-        "audit": {k: inputs.audit[k] for k in AUDIT_FACTS if isinstance(inputs.audit.get(k), int)},
+        "audit": audit_facts(inputs.audit),
         "trained_with": {
             m.name: inputs.metrics[m.name].get(trained_with.KEY) for m in settings.models
         },

@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 
-from fruitveg.core import trained_with
+from fruitveg.core import evidence, trained_with
 from fruitveg.report import lightening
 from fruitveg.report.build import AUDIT_FACTS
 from fruitveg.report.learning_speed import markdown_lines as learning_speed_lines
@@ -82,7 +82,10 @@ def header_lines(h: dict[str, Any]) -> list[str]:
             f"- **Copies of training images removed** from validation: {_per_task(of_train, str)}."
         )
     if h["audit"]:
-        found = ", ".join(f"{AUDIT_FACTS[k]}: {n}" for k, n in h["audit"].items())
+        found = ", ".join(
+            f"{AUDIT_FACTS[k]}: {evidence.by_evidence(n) if k == 'copies_by_evidence' else n}"
+            for k, n in h["audit"].items()
+        )
         lines.append(f"- **Audit of data/raw**: {found}.")
     if "trained_with" in h:  # reports built before it was recorded have none
         facts = "; ".join(trained_with.summary(h["trained_with"]))
