@@ -34,7 +34,7 @@ from types import ModuleType
 import numpy as np
 from PIL import Image
 
-from fruitveg.audit import links, search
+from fruitveg.audit import links
 from fruitveg.audit.duplicates import Inspected, inspect
 from fruitveg.audit.settings import AuditSettings
 from fruitveg.core import params
@@ -257,17 +257,15 @@ def main() -> None:
             how = {(x.i, x.j): x.how for x in found} | {(x.j, x.i): x.how for x in found}
             old_hit = new_hit = 0
             by: Counter[str] = Counter()
-            for k, (copy, base) in enumerate(zip(planted, bases, strict=True)):
+            for k, base in enumerate(bases):
                 c, b = n + k, index[id(base)]
                 old_hit += olds[c] == olds[b]
                 if news[c] == news[b]:
                     new_hit += 1
                     by[how.get((c, b), "via others")] += 1
-            for cand, m in matches:
-                if m is not None and (
-                    cand.j >= n and everyone[cand.i].origin == everyone[cand.j].origin
-                ):
-                    positive_scores.append((kind, strength, everyone[cand.i].family, m))
+            for c in looked:
+                if c.j >= n and everyone[c.i].origin == everyone[c.j].origin:
+                    positive_scores.append((kind, strength, everyone[c.i].family, c))
             shown = "" if strength is None else f"{strength:g}"
             lines.append(
                 f"| {kind} | {shown} | {len(planted)} | {old_hit / len(planted):.0%} "

@@ -124,10 +124,12 @@ def main() -> None:
             )
             search = sum(stats[k] for k in ("hash_s", "bags_s", "candidates_s", "compare_s"))
             searches.append((len(subset), search))
+            steps = " / ".join(
+                f"{stats[k]:.0f}" for k in ("hash_s", "bags_s", "candidates_s", "compare_s")
+            )
             lines.append(
-                f"| {len(subset):,} | {len(planted)} | {found} | {wall:.0f} | {stats['read_s']:.0f} "
-                f"| {search:.0f} | {stats['hash_s']:.0f} / {stats['bags_s']:.0f} / "
-                f"{stats['candidates_s']:.0f} / {stats['compare_s']:.0f} | {stats['compared']:,.0f} |"
+                f"| {len(subset):,} | {len(planted)} | {found} | {wall:.0f} "
+                f"| {stats['read_s']:.0f} | {search:.0f} | {steps} | {stats['compared']:,.0f} |"
             )
             print(lines[-1], flush=True)
         if len(searches) > 1:
@@ -136,7 +138,7 @@ def main() -> None:
             slope = float(np.polyfit(x, y, 1)[0])
             lines += [
                 "",
-                f"Search time grows as n^{slope:.2f} (least squares on log-log, {len(searches)} sizes).",
+                f"Search time grows as n^{slope:.2f} (least squares, log-log, {len(x)} sizes).",
             ]
         if args.brute_at:
             lines += ["", *recall(files[: args.brute_at], settings)]
@@ -161,8 +163,8 @@ def recall(files: list[RawFile], settings) -> list[str]:  # noqa: ANN001
     both = found[False] & found[True]
     share = len(both) / len(found[True]) if found[True] else math.nan
     out.append(
-        f"- links: exhaustive {len(found[True])}, indexed {len(found[False])}, in both {len(both)}: "
-        f"recall {share:.1%} (search {t[False]:.0f} s indexed, {t[True]:.0f} s exhaustive)"
+        f"- links: exhaustive {len(found[True])}, indexed {len(found[False])}, in both "
+        f"{len(both)}: recall {share:.1%} ({t[False]:.0f} s indexed, {t[True]:.0f} s exhaustive)"
     )
     return out
 

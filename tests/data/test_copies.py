@@ -266,7 +266,7 @@ def test_product_shots_are_objects_on_white(cls: str) -> None:
         a = np.asarray(shot)
         assert shot.size == (320, 320) and shot.mode == "RGB"
         for corner in (a[:12, :12], a[:12, -12:], a[-12:, :12], a[-12:, -12:]):
-            assert (corner == 255).all()  # plain white, as web product shots are
+            assert (corner >= 245).all()  # plain white but for a camera's grain
         assert 0.03 < (a < 235).any(axis=-1).mean() < 0.8  # an object, not a blank
     assert len({shot.tobytes() for shot in shots}) == 3  # different photos
     again = synthetic.product_shot(cls, np.random.default_rng(0))

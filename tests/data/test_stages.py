@@ -93,9 +93,9 @@ def test_odd_files_are_decoded_or_listed(workdir: Path, stage, capsys) -> None:
     out, _ = capsys.readouterr()
     # (how many pairs the indexes hand on is the search's business, not this test's)
     assert re.fullmatch(
-        "metrics/audit/report.json: 26 files, 2 unreadable, 1 duplicate groups, "
+        "metrics/audit/report.json: 26 files, 2 unreadable, 2 duplicate groups, "
         "0 test images leaked into train/validation, 0 validation copies of training images; "
-        r"copies found: 0 exact, 1 by hash, 0 by matching, \d+ pairs compared closely\n",
+        r"copies found: 0 exact, 4 by hash, 0 by matching, \d+ pairs compared closely\n",
         out,
     )
     report = json.loads((workdir / "metrics" / "audit" / "report.json").read_text())
@@ -112,7 +112,7 @@ def test_odd_files_are_decoded_or_listed(workdir: Path, stage, capsys) -> None:
     out, _ = capsys.readouterr()
     assert out == (
         "data/split/assignment.csv: 26 files (train 14, validation 6, test 6), "
-        "data.split: given; 1 duplicate groups, 0 across splits\n"
+        "data.split: given; 2 duplicate groups, 0 across splits\n"
     )
     stage("layout.py", "multiclass")
     out, err = capsys.readouterr()

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from fruitveg.audit.duplicates import audit, write_rows
+from fruitveg.audit.settings import audit_settings
+from fruitveg.core import params
 from fruitveg.core.paths import SPLITS
 from fruitveg.data.rawdata import RawFile, scan
 from fruitveg.layout.run import run_layout
@@ -22,7 +24,7 @@ from fruitveg.split.settings import SplitSettings
 
 from ..data.factory import picture
 
-DISTANCE = 44  # params.yaml's audit.near_duplicate_distance
+SETTINGS = audit_settings(params.load(Path(__file__).parents[2] / "params.yaml"))  # the repo's
 FRACTIONS = (0.6, 0.2, 0.2)
 # Non-Kaggle names, drawn with the looks of Kaggle classes.
 CLASSES = {"durian": "mango", "star fruit": "lemon", "rambutan": "pomegranate"}
@@ -70,7 +72,7 @@ def test_resplit_keeps_every_copy_in_one_split(
 ) -> None:
     root, families = flat
     files = scan(root)
-    report, rows = audit(files, DISTANCE)
+    report, rows = audit(files, SETTINGS)
     dups = tmp_path / "duplicates.csv"
     write_rows(dups, rows)
     settings = SplitSettings("resplit", seed=3, fractions=FRACTIONS)

@@ -34,6 +34,7 @@ _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 class Match:
     inliers: int  # matches consistent with the fitted similarity
     agreement: float  # share of the shared area's cells with detail where the two agree
+    # (1 for plain pictures, which have no detail to disagree in)
     colour: float  # the least correlation of their red, green and blue over that area
     overlap: float  # the shared area as a fraction of the smaller picture
     mirrored: bool
@@ -209,4 +210,6 @@ def _cells_agreeing(x: np.ndarray, y: np.ndarray, inside: np.ndarray) -> float:
         for telling in (whole & (spread_x >= DETAIL), whole & (spread_y >= DETAIL))
         if telling.sum() >= MIN_CELLS
     ]
-    return float(max(shares, default=0.0))
+    if not shares:  # plain pictures (a flat colour): nothing to compare, nothing disagrees
+        return 1.0
+    return float(max(shares))

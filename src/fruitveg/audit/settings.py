@@ -13,9 +13,11 @@ class AuditSettings:
     seed: int  # picks the sample grid's images and the vocabulary's training sample
     min_similarity: float = 0.15  # bags of words (search.py) compared closely above this
     hash_agreement: float = 0.6  # hashes within the distance, and this much agreement
-    match_inliers: int = 10  # a geometric match (matching.py) with this many inliers
-    match_agreement: float = 0.8  # and this much agreement is a copy,
-    sure_inliers: int = 50  # and so is one with this many inliers
+    match_inliers: int = 10  # a geometric match (matching.py) with this many inliers,
+    match_agreement: float = 0.9  # this much agreement,
+    match_colours: float = 0.7  # colours correlating this well
+    match_overlap: float = 0.7  # and this much of the smaller picture shared is a copy;
+    sure_inliers: int = 30  # so is one with this many inliers
     sure_agreement: float = 0.25  # and this much agreement
 
 
@@ -30,6 +32,8 @@ def audit_settings(params: dict[str, Any]) -> AuditSettings:
         hash_agreement=share("hash_agreement"),
         match_inliers=P.whole(params, "audit.match_inliers", minimum=MIN_INLIERS),
         match_agreement=share("match_agreement"),
+        match_colours=share("match_colours"),
+        match_overlap=share("match_overlap"),
         sure_inliers=P.whole(params, "audit.sure_inliers", minimum=MIN_INLIERS),
         sure_agreement=share("sure_agreement"),
     )
