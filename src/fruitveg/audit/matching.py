@@ -20,7 +20,7 @@ from fruitveg.audit.features import Features
 RATIO = 0.8  # Lowe's ratio test on Hamming distances
 REPROJECTION_PX = 4.0  # RANSAC inlier distance, in the SIDE-scaled picture
 MIN_MATCHES = 8  # fewer tentative matches than this: not worth a RANSAC
-MIN_INLIERS = 6  # fewer inliers than this: not worth comparing the pixels
+MIN_INLIERS = 10  # fewer inliers than this: not worth comparing the pixels
 SCALES = (0.25, 4.0)  # a copy's zoom relative to the other, within these
 CELL = 8  # thumbnail pixels a side of the cells compared
 DETAIL = 3.0  # grey levels of spread below which a cell is plain
@@ -70,7 +70,7 @@ def _fit(a: Features, b: Features, mirror: bool) -> Match | None:
     src = a.points(mirror)[[m.queryIdx for m in good]]
     dst = b.xy[[m.trainIdx for m in good]]
     transform, inliers = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=2000,
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=500,
         confidence=0.995, refineIters=10,
     )  # fmt: skip
     if transform is None:
@@ -194,8 +194,11 @@ def _cells_agreeing(x: np.ndarray, y: np.ndarray, inside: np.ndarray) -> float:
     mask = inside[: rows * CELL, : cols * CELL]
     xs, ys = x[: rows * CELL, : cols * CELL], y[: rows * CELL, : cols * CELL]
     terms = _colour_terms(xs)
-    fit, *_ = np.linalg.lstsq(terms[mask], ys[mask], rcond=None)
-    mapped = terms @ fit
+    t, v = terms[mask].astype(np.float64), ys[mask].astype(np.float64)
+    # Least squares by its normal equations (10 x 10): lstsq's SVD of the whole picture took
+    # most of a comparison's time; the ridge keeps a plain picture's equations solvable.
+    fit = np.linalg.solve(t.T @ t + 1e-6 * np.eye(t.shape[1]), t.T @ v)
+    mapped = (terms @ fit).astype(np.float32)
 
     def blocks(a: np.ndarray) -> np.ndarray:  # (rows, cols, CELL * CELL, channels)
         a = a.reshape(rows, CELL, cols, CELL, -1).swapaxes(1, 2)

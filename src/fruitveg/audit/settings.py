@@ -13,10 +13,10 @@ class AuditSettings:
     seed: int  # picks the sample grid's images and the vocabulary's training sample
     min_similarity: float = 0.15  # bags of words (search.py) compared closely above this
     hash_agreement: float = 0.6  # hashes within the distance, and this much agreement
-    match_inliers: int = 10  # a geometric match (matching.py) with this many inliers,
-    match_agreement: float = 0.9  # this much agreement,
-    match_colours: float = 0.7  # colours correlating this well
-    match_overlap: float = 0.7  # and this much of the smaller picture shared is a copy;
+    match_colours: float = 0.8  # a geometric match (matching.py) with colours this close,
+    match_overlap: float = 0.8  # this much of the smaller picture shared,
+    match_inliers: int = 10  # and this many inliers
+    match_agreement: float = 0.9  # with this much agreement is a copy;
     sure_inliers: int = 30  # so is one with this many inliers
     sure_agreement: float = 0.25  # and this much agreement
 
