@@ -15,6 +15,8 @@ import pytest
 
 from fruitveg.core.atomic import atomic_dir
 
+from ..repo_copy import alive
+
 CHILD = """
 import sys, time
 from pathlib import Path
@@ -45,15 +47,6 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie waiting for a parent to reap it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.parametrize("how", ["prctl", "watchdog"])

@@ -6,10 +6,8 @@ repro`, a targeted `dvc repro` and `dvc exp run` (-S) first: a folder outside th
 repository, db.env and a canary command all survive. Also: a model whose task is left out
 of `tasks`, and the results of a model removed from params.yaml."""
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ import yaml
 
 from fruitveg.core.paths import TASKS
 
-from ..repo_copy import copy_repo
+from ..repo_copy import copy_repo, dvc
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +28,6 @@ HOSTILE = [
     ("models", "../../../victim_out"),  # data/models/../../../victim_out
     ("models", ".."),  # data/models/..: all of data/
 ]
-
-
-def dvc(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(root / "src"),
-        "DVC_SITE_CACHE_DIR": str(root / ".dvc" / "tmp" / "site_cache"),
-    }
-    return subprocess.run(["dvc", *args], cwd=root, env=env, capture_output=True, text=True)
 
 
 def ran(done: subprocess.CompletedProcess[str]) -> list[str]:

@@ -3,25 +3,15 @@ record is refused before anything is written, and what a killed download left is
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ..repo_copy import copy_repo
+from ..repo_copy import copy_repo, dvc
 from .factory import make_raw
 
 pytestmark = pytest.mark.slow
-
-
-def dvc(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(root / "src"),
-        "DVC_SITE_CACHE_DIR": str(root / ".dvc" / "tmp" / "site_cache"),
-    }
-    return subprocess.run(["dvc", *args], cwd=root, env=env, capture_output=True, text=True)
 
 
 @pytest.fixture

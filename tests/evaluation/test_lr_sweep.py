@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ..repo_copy import alive
 from .conftest import REPO, env, run
 
 SWEEP = str(REPO / "scripts" / "lr_sweep.py")
@@ -220,14 +221,6 @@ def test_uncommitted_settings_make_the_head_row_no_baseline(pipeline):
     ]
     assert "lr_sweep: warning: the experiments ran evaluate@cnn with other settings than " \
         "HEAD's metrics came from (seed 1 -> 2; uncommitted" in done.stderr  # fmt: skip
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def workers(repo: Path) -> list[int]:
