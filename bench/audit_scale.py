@@ -141,7 +141,10 @@ def main() -> None:
                 f"Search time grows as n^{slope:.2f} (least squares, log-log, {len(x)} sizes).",
             ]
         if args.brute_at:
-            lines += ["", *recall(files[: args.brute_at], settings)]
+            with_copies = files[: args.brute_at] + [
+                c for c in copy_files if int(c.path.stem[-6:]) < args.brute_at
+            ]
+            lines += ["", *recall(with_copies, settings)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
