@@ -48,12 +48,11 @@ class Match:
         )
 
 
-def match(a: Features, b: Features, mirror: bool | None = None) -> Match | None:
-    """The best geometric match of `a` (as it is, mirrored, or, with None, either) onto
-    `b`; None if none fits."""
+def match(a: Features, b: Features) -> Match | None:
+    """The best geometric match of `a`, as it is or mirrored, onto `b`; None if none fits."""
     best: Match | None = None
-    for flip in (False, True) if mirror is None else (mirror,):
-        found = _fit(a, b, flip)
+    for mirror in (False, True):
+        found = _fit(a, b, mirror)
         if found is not None and (best is None or found.inliers > best.inliers):
             best = found
     return best

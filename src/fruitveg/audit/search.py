@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from fruitveg.audit.features import Features
+from fruitveg.audit.features import DESCRIPTOR_BYTES, Features
 from fruitveg.audit.hashing import ORIENTATIONS
 
 BRANCH = 32
@@ -37,8 +37,7 @@ EF_SEARCH = 128  # the graph search's breadth: recall against brute force rises 
 class Candidate:
     i: int
     j: int  # i < j
-    mirror: bool  # the match was found with i mirrored
-    similarity: float  # cosine of the two bags of words
+    similarity: float  # cosine of the two bags of words, the higher of i as it is or mirrored
 
 
 @dataclass(frozen=True)
@@ -107,10 +106,12 @@ class Vocabulary:
 def _centres(descriptors: np.ndarray, seed: int) -> np.ndarray:
     """BRANCH binary centres of `descriptors` (repeated where there are too few)."""
     if len(descriptors) == 0:
-        return np.zeros((BRANCH, 32), np.uint8)
+        return np.zeros((BRANCH, DESCRIPTOR_BYTES), np.uint8)
     if len(descriptors) < 4 * BRANCH:
         return descriptors[np.arange(BRANCH) % len(descriptors)]
-    kmeans = faiss.Kmeans(256, BRANCH, niter=12, seed=seed, min_points_per_centroid=1)
+    kmeans = faiss.Kmeans(
+        8 * DESCRIPTOR_BYTES, BRANCH, niter=12, seed=seed, min_points_per_centroid=1
+    )
     with _threads(1):  # small: threads cost more than they save, and cost determinism
         kmeans.train(np.unpackbits(descriptors, axis=1).astype(np.float32))
     return np.packbits(kmeans.centroids > 0.5, axis=1)
@@ -134,7 +135,9 @@ def bags(features: list[Features], seed: int) -> tuple[np.ndarray, np.ndarray]:
     n = len(features)
     counts = np.zeros((2, n, WORDS), np.float32)
     owner = np.repeat(np.arange(n), [len(f.desc) for f in features])
-    upright = np.concatenate([f.desc for f in features] + [np.zeros((0, 32), np.uint8)])
+    upright = np.concatenate(
+        [f.desc for f in features] + [np.zeros((0, DESCRIPTOR_BYTES), np.uint8)]
+    )
     if len(upright):
         vocabulary = Vocabulary(upright, seed)
         for m, mirror in enumerate((False, True)):
@@ -152,7 +155,7 @@ def candidates(
     upright: np.ndarray, mirrored: np.ndarray, min_similarity: float, brute: bool = False
 ) -> list[Candidate]:
     """Each picture's nearest neighbours by bag of words, as it is and mirrored, above
-    `min_similarity`; each unordered pair once (with the orientation that scored higher).
+    `min_similarity`; each unordered pair once.
 
     The bags are first projected on their DIMENSIONS principal axes: a query then costs a
     quarter, and copies ranked as high as in the full space."""
@@ -173,16 +176,15 @@ def candidates(
         index.add(upright)
     best: dict[tuple[int, int], Candidate] = {}
     k = min(n, NEIGHBOURS + 1)
-    for mirror, queries in ((False, upright), (True, mirrored)):
+    for queries in (upright, mirrored):
         sims, idx = index.search(queries, k)
         for i, (ss, js) in enumerate(zip(sims, idx, strict=True)):
             for s, j in zip(ss, js, strict=True):
                 if j < 0 or j == i or s < min_similarity:
                     continue
                 key = (min(i, int(j)), max(i, int(j)))
-                # i mirrored onto j is j mirrored onto i: the flag holds either way round.
                 if key not in best or s > best[key].similarity:
-                    best[key] = Candidate(key[0], key[1], mirror, float(s))
+                    best[key] = Candidate(key[0], key[1], float(s))
     return sorted(best.values(), key=lambda c: (c.i, c.j))
 
 
