@@ -13,9 +13,11 @@ that correlation, another picture does not.
 from dataclasses import dataclass
 
 import cv2
+import faiss
 import numpy as np
 
-from fruitveg.audit.features import Features
+from fruitveg.audit.features import DESCRIPTOR_BYTES, Features
+from fruitveg.audit.search import faiss_threads
 
 RATIO = 0.8  # Lowe's ratio test on Hamming distances
 REPROJECTION_PX = 4.0  # RANSAC inlier distance, in the SIDE-scaled picture
@@ -27,7 +29,6 @@ DETAIL = 3.0  # grey levels of spread below which a cell is plain
 RESIDUAL = 0.5  # a cell agrees where the mapped picture is off by under this share of its spread
 ECC_STOP = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-4)
 MIN_CELLS = 8  # fewer cells with detail than this: no agreement to speak of
-_MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 
 
 @dataclass(frozen=True)
@@ -50,24 +51,32 @@ class Match:
 
 def match(a: Features, b: Features) -> Match | None:
     """The best geometric match of `a`, as it is or mirrored, onto `b`; None if none fits."""
+    if len(b.desc) < 2:
+        return None
+    # Each descriptor's two nearest in `b`, for `a` as it is and mirrored in one search:
+    # faiss returns arrays, a third of the time of OpenCV's matcher and its match objects.
+    index = faiss.IndexBinaryFlat(8 * DESCRIPTOR_BYTES)
+    index.add(b.desc)
+    with faiss_threads(1):  # one process per core already
+        dist, nearest = index.search(np.concatenate([a.desc, a.mirrored]), 2)
     best: Match | None = None
-    for mirror in (False, True):
-        found = _fit(a, b, mirror)
+    for mirror, rows in ((False, slice(0, len(a.desc))), (True, slice(len(a.desc), None))):
+        found = _fit(a, b, mirror, dist[rows], nearest[rows])
         if found is not None and (best is None or found.inliers > best.inliers):
             best = found
     return best
 
 
-def _fit(a: Features, b: Features, mirror: bool) -> Match | None:
-    da = a.descriptors(mirror)
-    if len(da) < 2 or len(b.desc) < 2:
-        return None
-    pairs = _MATCHER.knnMatch(da, b.desc, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+def _fit(
+    a: Features, b: Features, mirror: bool, dist: np.ndarray, nearest: np.ndarray
+) -> Match | None:
+    """The similarity taking `a` (mirrored or not) onto `b`, from each of `a`'s descriptors'
+    two nearest in `b` (`dist`, `nearest`) by Lowe's ratio test and RANSAC."""
+    good = np.flatnonzero(dist[:, 0] < RATIO * dist[:, 1])
     if len(good) < MIN_MATCHES:
         return None
-    src = a.points(mirror)[[m.queryIdx for m in good]]
-    dst = b.xy[[m.trainIdx for m in good]]
+    src = a.points(mirror)[good]
+    dst = b.xy[nearest[good, 0]]
     transform, inliers = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX, maxIters=500,
         confidence=0.995, refineIters=10,
