@@ -14,6 +14,9 @@ decoded lies within the distance of the other's hash in some orientation: EXIF-r
 turned and mirrored copies are found like any other (search.hash_pairs finds them).
 """
 
+import functools
+
+import cv2
 import numpy as np
 import scipy.fft
 from PIL import Image
@@ -37,13 +40,12 @@ def orientation_hashes(im: Image.Image) -> np.ndarray:
     if min(im.size) > FIRST:
         im = im.resize((FIRST, FIRST), Image.Resampling.BOX)
     ycc = np.asarray(im, dtype=np.float32) @ YCBCR.T
+    # Float: a turned picture reduces to the turned reduction, with no rounding between.
+    small = cv2.resize(ycc, (SIDE, SIDE), interpolation=cv2.INTER_AREA)  # a box average
+    low = scipy.fft.dctn(small.astype(np.float64), type=2, axes=(0, 1))
     bits = []
     for channel, n in enumerate(BLOCKS):
-        # Float: a turned picture reduces to the turned reduction, with no rounding between.
-        plane = Image.fromarray(np.ascontiguousarray(ycc[..., channel]), "F")
-        small = plane.resize((SIDE, SIDE), Image.Resampling.BOX)
-        low = scipy.fft.dctn(np.asarray(small, dtype=np.float64), type=2)[:n, :n]
-        variants = _orientations(low).reshape(ORIENTATIONS, n * n)
+        variants = _orientations(low[:n, :n, channel]).reshape(ORIENTATIONS, n * n)
         bits.append(variants > np.median(variants, axis=1, keepdims=True))
     packed = np.packbits(np.concatenate(bits, axis=1), axis=1)
     packed = np.pad(packed, ((0, 0), (0, WORDS * 8 - packed.shape[1])))
@@ -52,13 +54,13 @@ def orientation_hashes(im: Image.Image) -> np.ndarray:
 
 def _orientations(low: np.ndarray) -> np.ndarray:
     """The DCT block of the picture in its 8 orientations; [0] as it is."""
-    n = low.shape[0]
-    same, alternate = np.ones(n), (-1.0) ** np.arange(n)  # a flip: frequency k times (-1)^k
-    return np.stack(
-        [
-            block * np.outer(rows, cols)
-            for block in (low, low.T)
-            for rows in (same, alternate)
-            for cols in (same, alternate)
-        ]
-    )
+    return np.stack([low, low.T])[[0, 0, 0, 0, 1, 1, 1, 1]] * _signs(low.shape[0])
+
+
+@functools.cache
+def _signs(n: int) -> np.ndarray:
+    """The signs each orientation puts on an n x n DCT block: a flip multiplies frequency
+    k by (-1)^k along its axis."""
+    same, alternate = np.ones(n), (-1.0) ** np.arange(n)
+    flips = [np.outer(rows, cols) for rows in (same, alternate) for cols in (same, alternate)]
+    return np.stack(flips * 2)
