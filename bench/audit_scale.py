@@ -2,6 +2,7 @@
 the indexes miss against an exhaustive search.
 
     python bench/audit_scale.py [--sizes 10000 30000 100000] [--brute-at 10000]
+                                [--baseline 871a9a1]
 
 Pictures of about 256 px are generated (random shapes, colours and light on a ramp, with
 sensor noise: each one different), and a copy of every hundredth one is planted, of a
@@ -10,11 +11,16 @@ pictures, as the audit stage does (every core), and reports its wall time by pha
 reading (decode, hashes, features: per picture, so linear), then the search (hash index,
 bags of words, their index, and the comparison of the candidate pairs). The search's
 growth is the slope of log time against log n. At --brute-at, the same audit with
-exhaustive searches instead of the indexes gives what the indexes miss.
+exhaustive searches instead of the indexes gives what the indexes miss. The audit of
+--baseline (its src/ from git, in a process of its own) runs beside at the smallest size.
 """
 
 import argparse
+import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +40,22 @@ from fruitveg.download import copies
 
 REPO = Path(__file__).resolve().parents[1]
 COPY_EVERY = 100
+# Run in the baseline's source tree: audits the files given on stdin, writes its stats.
+BASELINE = """
+import json, sys, time
+from pathlib import Path
+from fruitveg.audit.duplicates import audit
+from fruitveg.audit.settings import audit_settings
+from fruitveg.core import params
+from fruitveg.data.rawdata import RawFile
+files = [RawFile(split, cls, Path(path)) for split, cls, path in json.load(sys.stdin)]
+stats = {}
+t0 = time.perf_counter()
+report, rows = audit(files, audit_settings(params.load(Path(sys.argv[1]))), stats)
+stats["wall_s"] = time.perf_counter() - t0
+stats["group"] = {r["file"]: r["group"] for r in rows}
+Path(sys.argv[2]).write_text(json.dumps(stats))
+"""
 
 
 def picture(seed: int, side: int = 256) -> np.ndarray:
@@ -57,8 +79,10 @@ def picture(seed: int, side: int = 256) -> np.ndarray:
         else:
             points = rng.integers(0, side, (int(rng.integers(3, 7)), 2)).astype(np.int32)
             cv2.fillPoly(im, [points], colour)
-    noise = rng.normal(0, 4, im.shape)
-    return np.clip(im + noise, 0, 255).astype(np.uint8)
+    noisy = rng.standard_normal(im.shape, dtype=np.float32)  # float32: a third of the time
+    noisy *= 4
+    noisy += im
+    return np.clip(noisy, 0, 255, out=noisy).astype(np.uint8)
 
 
 def write(job: tuple[int, Path]) -> None:
@@ -90,15 +114,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
     ap.add_argument("--brute-at", type=int, default=10_000)
+    ap.add_argument("--baseline", default="871a9a1", help="git revision of the old audit")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "audit_scale.md")
     args = ap.parse_args()
     settings = audit_settings(params.load(REPO / "params.yaml"))
     lines = [
         "# Audit at scale",
         "",
-        "| pictures | copies planted | found | wall s | reading s | search s "
+        "| audit | pictures | copies planted | found | wall s | reading s | search s "
         "| of which: hashes / bags / candidates / compared | pairs compared |",
-        "|---:|---:|---:|---:|---:|---:|---|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     searches: list[tuple[int, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,23 +140,15 @@ def main() -> None:
             planted = {c.key: originals[c.key] for c in subset if c.key in originals}
             stats: dict[str, float] = {}
             t0 = time.perf_counter()
-            report, rows = audit(subset, settings, stats)
-            wall = time.perf_counter() - t0
-            group = {r["file"]: r["group"] for r in rows}
-            found = sum(
-                group.get(c) is not None and group.get(c) == group.get(o)
-                for c, o in planted.items()
-            )
-            search = sum(stats[k] for k in ("hash_s", "bags_s", "candidates_s", "compare_s"))
-            searches.append((len(subset), search))
-            steps = " / ".join(
-                f"{stats[k]:.0f}" for k in ("hash_s", "bags_s", "candidates_s", "compare_s")
-            )
-            lines.append(
-                f"| {len(subset):,} | {len(planted)} | {found} | {wall:.0f} "
-                f"| {stats['read_s']:.0f} | {search:.0f} | {steps} | {stats['compared']:,.0f} |"
-            )
+            _, rows = audit(subset, settings, stats)
+            stats["wall_s"] = time.perf_counter() - t0
+            lines.append(_row("now", subset, planted, stats, {r["file"]: r["group"] for r in rows}))
             print(lines[-1], flush=True)
+            searches.append((len(subset), sum(stats[k] for k in STEPS)))
+            if n == min(args.sizes) and args.baseline:
+                old = baseline(args.baseline, subset, Path(tmp))
+                lines.append(_row(args.baseline, subset, planted, old, old["group"]))
+                print(lines[-1], flush=True)
         if len(searches) > 1:
             x = np.log([n for n, _ in searches])
             y = np.log([s for _, s in searches])
@@ -148,6 +165,38 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+STEPS = ("hash_s", "bags_s", "candidates_s", "compare_s")
+
+
+def _row(who: str, subset: list[RawFile], planted: dict[str, str], stats: dict, group: dict) -> str:
+    found = sum(
+        group.get(c) is not None and group.get(c) == group.get(o) for c, o in planted.items()
+    )
+    steps = " / ".join(f"{stats[k]:.0f}" for k in STEPS)
+    return (
+        f"| {who} | {len(subset):,} | {len(planted)} | {found} | {stats['wall_s']:.0f} "
+        f"| {stats['read_s']:.0f} | {sum(stats[k] for k in STEPS):.0f} | {steps} "
+        f"| {stats['compared']:,.0f} |"
+    )
+
+
+def baseline(rev: str, files: list[RawFile], tmp: Path) -> dict:
+    """The audit of git revision `rev` on `files`, in a process of its own."""
+    src = tmp / f"baseline-{rev}"
+    src.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", rev, "src"], cwd=REPO, capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
+    out = tmp / "baseline.json"
+    subprocess.run(
+        [sys.executable, "-c", BASELINE, str(REPO / "params.yaml"), str(out)],
+        input=json.dumps([[f.split, f.cls, str(f.path)] for f in files]), text=True,
+        env={**os.environ, "PYTHONPATH": str(src / "src")}, check=True,
+    )  # fmt: skip
+    return json.loads(out.read_text())
 
 
 def recall(files: list[RawFile], settings) -> list[str]:  # noqa: ANN001
