@@ -53,9 +53,10 @@ class Compared:
 def accepted(c: Compared, settings: AuditSettings) -> bool:
     """Whether a pair is a copy. A geometric match needs colours that follow one another
     and most of the smaller picture shared (a repeated pattern, stripes or florets, lines
-    up elsewhere), and enough inliers with nearly all the detail agreeing, or many inliers
-    with some agreeing (an edit can cover much of a plain picture's detail; chance gives
-    no such geometry). Hashes within the distance need the aligned pictures to agree as
+    up elsewhere), and enough inliers with nearly all the detail agreeing and little left
+    once the colours are mapped (smooth look-alikes on white line up their outlines), or
+    many inliers with some agreeing (an edit can cover much of a plain picture's detail;
+    chance gives no such geometry). Hashes within the distance need the aligned pictures to agree as
     well: different pictures can share their coarse look (a photo's mirror-like quarters,
     one product shot and the next)."""
     s, m = settings, c.match
@@ -64,7 +65,11 @@ def accepted(c: Compared, settings: AuditSettings) -> bool:
         and m.colour >= s.match_colours
         and m.overlap >= s.match_overlap
         and (
-            (m.inliers >= s.match_inliers and m.agreement >= s.match_agreement)
+            (
+                m.inliers >= s.match_inliers
+                and m.agreement >= s.match_agreement
+                and m.residual <= s.match_residual
+            )
             or (m.inliers >= s.sure_inliers and m.agreement >= s.sure_agreement)
         )
     ):

@@ -39,12 +39,14 @@ class Match:
     colour: float  # the least correlation of their red, green and blue over that area
     overlap: float  # the shared area as a fraction of the smaller picture
     mirrored: bool
+    residual: float = 1.0  # what the colour mapping leaves over that area, as a share of
+    # the picture's spread: a copy's pixels follow, a look-alike's outline and light do not
 
     def describe(self) -> str:
         mirror = ", mirrored" if self.mirrored else ""
         return (
             f"{self.inliers} inliers, {self.agreement:.0%} of the detail agrees, "
-            f"colours {self.colour:.2f}, "
+            f"colours {self.colour:.2f}, residual {self.residual:.2f}, "
             f"overlap {self.overlap:.0%}{mirror}"
         )
 
@@ -87,8 +89,8 @@ def _fit(
     n = int(inliers.sum())
     if n < MIN_INLIERS or not SCALES[0] <= scale <= SCALES[1]:
         return None  # chance alone gives a few: not worth comparing the pixels
-    agreement, colour, overlap = _agreement(a, b, transform, mirror)
-    return Match(n, agreement, colour, overlap, mirror)
+    agreement, colour, overlap, residual = _agreement(a, b, transform, mirror)
+    return Match(n, agreement, colour, overlap, mirror, residual)
 
 
 def oriented(a: Features, b: Features, orientation: int) -> Match:
@@ -100,13 +102,13 @@ def oriented(a: Features, b: Features, orientation: int) -> Match:
     zoom = float(np.sqrt(b.thumb.shape[0] * b.thumb.shape[1] / (ta.shape[0] * ta.shape[1])))
     shift = (np.array(b.thumb.shape[1::-1]) - zoom * np.array(ta.shape[1::-1])) / 2
     m = np.array([[zoom, 0, shift[0]], [0, zoom, shift[1]]], np.float64)
-    agreement, colour, overlap = _thumbnails_agree(ta, b.thumb, m)
-    return Match(0, agreement, colour, overlap, bool(orientation in (1, 2, 4, 7)))
+    agreement, colour, overlap, residual = _thumbnails_agree(ta, b.thumb, m)
+    return Match(0, agreement, colour, overlap, orientation in (1, 2, 4, 7), residual)
 
 
 def _agreement(
     a: Features, b: Features, transform: np.ndarray, mirror: bool
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """_thumbnails_agree for `a` (mirrored or not) brought onto `b` by `transform`, which
     maps the SIDE-scaled pictures."""
     ta = a.thumb[:, ::-1] if mirror else a.thumb
@@ -115,11 +117,13 @@ def _agreement(
     return _thumbnails_agree(ta, b.thumb, m)
 
 
-def _thumbnails_agree(ta: np.ndarray, tb: np.ndarray, m: np.ndarray) -> tuple[float, float, float]:
+def _thumbnails_agree(
+    ta: np.ndarray, tb: np.ndarray, m: np.ndarray
+) -> tuple[float, float, float, float]:
     """How well two thumbnails agree once `m` (ta's pixels onto tb's, refined here) aligns
-    them, over the area both cover: the share of its cells that agree (_cells_agreeing),
-    the least correlation of the red, green and blue, and that area as a fraction of the
-    smaller of the two pictures.
+    them, over the area both cover: the share of its cells that agree and the residual
+    (_cells_agreeing), the least correlation of the red, green and blue, and that area as a
+    fraction of the smaller of the two pictures.
 
     The picture showing the shared content with more pixels is brought onto the other's
     frame, never the other way: enlarging would blur it, and blur reads as disagreement."""
@@ -138,12 +142,13 @@ def _thumbnails_agree(ta: np.ndarray, tb: np.ndarray, m: np.ndarray) -> tuple[fl
     )
     inside = cv2.erode(footprint, np.ones((5, 5), np.uint8)) > 0  # clear of the warp's edge
     if inside.sum() < 16:
-        return 0.0, 0.0, overlap
+        return 0.0, 0.0, overlap, 1.0
     # A little blur on both: resampling leaves them differently sharp.
     x = cv2.GaussianBlur(warped, (3, 3), 0).astype(np.float32)
     y = cv2.GaussianBlur(tb, (3, 3), 0).astype(np.float32)
     colour = min(_correlation(x[..., c][inside], y[..., c][inside]) for c in range(3))
-    return _cells_agreeing(x, y, inside), colour, overlap
+    agreement, residual = _cells_agreeing(x, y, inside)
+    return agreement, colour, overlap, residual
 
 
 def _refined(ta: np.ndarray, tb: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -188,17 +193,21 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
-def _cells_agreeing(x: np.ndarray, y: np.ndarray, inside: np.ndarray) -> float:
+def _cells_agreeing(x: np.ndarray, y: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
     """Of the CELL x CELL cells of the shared area where a picture has detail, the share
     where the other agrees once one colour mapping for the whole area is allowed
     (brightness, contrast, saturation and hue shifts, _colour_terms): the mapped `x` off
     `y` by under RESIDUAL of the cell's spread. The higher of the two pictures' shares:
     a watermark or an edit adds detail to one picture only, and the other's detail still
     agrees. Plain cells say nothing (the white around a product shot); another picture of
-    similar objects, its shapes a few pixels off and its light its own, loses most."""
+    similar objects, its shapes a few pixels off and its light its own, loses most.
+
+    Also the residual: the root mean square of the mapped `x` off `y` over the whole area,
+    as a share of `y`'s spread there. Two smooth look-alikes on white can agree cell by cell
+    (their only detail, the outline, lines up), yet leave several times a copy's residual."""
     rows, cols = (n // CELL for n in x.shape[:2])
     if rows == 0 or cols == 0:
-        return 0.0
+        return 0.0, 1.0
     mask = inside[: rows * CELL, : cols * CELL]
     xs, ys = x[: rows * CELL, : cols * CELL], y[: rows * CELL, : cols * CELL]
     terms = _colour_terms(xs)
@@ -207,6 +216,8 @@ def _cells_agreeing(x: np.ndarray, y: np.ndarray, inside: np.ndarray) -> float:
     # most of a comparison's time; the ridge keeps a plain picture's equations solvable.
     fit = np.linalg.solve(t.T @ t + 1e-6 * np.eye(t.shape[1]), t.T @ v)
     mapped = (terms @ fit).astype(np.float32)
+    spread = max(float(v.std()), DETAIL)
+    residual = float(np.sqrt(((mapped[mask] - v) ** 2).mean())) / spread
 
     def blocks(a: np.ndarray) -> np.ndarray:  # (rows, cols, CELL * CELL, channels)
         a = a.reshape(rows, CELL, cols, CELL, -1).swapaxes(1, 2)
@@ -222,5 +233,5 @@ def _cells_agreeing(x: np.ndarray, y: np.ndarray, inside: np.ndarray) -> float:
         if telling.sum() >= MIN_CELLS
     ]
     if not shares:  # plain pictures (a flat colour): nothing to compare, nothing disagrees
-        return 1.0
-    return float(max(shares))
+        return 1.0, residual
+    return float(max(shares)), residual

@@ -16,7 +16,8 @@ class AuditSettings:
     match_colours: float = 0.8  # a geometric match (matching.py) with colours this close,
     match_overlap: float = 0.8  # this much of the smaller picture shared,
     match_inliers: int = 10  # and this many inliers
-    match_agreement: float = 0.9  # with this much agreement is a copy;
+    match_agreement: float = 0.9  # with this much agreement
+    match_residual: float = 0.065  # and at most this residual is a copy;
     sure_inliers: int = 30  # so is one with this many inliers
     sure_agreement: float = 0.25  # and this much agreement
 
@@ -32,6 +33,7 @@ def audit_settings(params: dict[str, Any]) -> AuditSettings:
         hash_agreement=share("hash_agreement"),
         match_inliers=P.whole(params, "audit.match_inliers", minimum=MIN_INLIERS),
         match_agreement=share("match_agreement"),
+        match_residual=share("match_residual"),
         match_colours=share("match_colours"),
         match_overlap=share("match_overlap"),
         sure_inliers=P.whole(params, "audit.sure_inliers", minimum=MIN_INLIERS),
