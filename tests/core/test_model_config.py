@@ -24,6 +24,10 @@ def test_every_model_in_order_with_its_settings() -> None:
     assert cnn.class_weight == "none"  # optional: the study weighted every image alike
     weighted = model_config(P | {"models": {"x": CNN | {"class_weight": "balanced"}}}, "x")
     assert weighted.class_weight == "balanced"
+    assert cnn.steps_per_epoch is None  # optional: the whole train split every epoch
+    for steps, expected in ((4, 4), ("none", None)):
+        cut = model_config(P | {"models": {"x": CNN | {"steps_per_epoch": steps}}}, "x")
+        assert cut.steps_per_epoch == expected
     assert cnn.differs_only_in_attention(cnn_se)
     faster = model_config(P | {"models": {"x": CNN | {"attention": "se", "lr": 1e-4}}}, "x")
     assert cnn.differs_only_in_attention(faster)  # a learning-rate experiment keeps its pair
@@ -41,6 +45,8 @@ def test_every_model_in_order_with_its_settings() -> None:
         ({"dropout": 1.0}, r"'models.cnn.dropout' must be a number >= 0 and < 1, got 1.0"),
         ({"class_weight": "auto"}, r"'models.cnn.class_weight' must be one of none, balanced"),
         ({"class_weight": True}, r"'models.cnn.class_weight' must be one of none, balanced"),
+        ({"steps_per_epoch": 0}, r"'models.cnn.steps_per_epoch' must be a whole number >= 1"),
+        ({"steps_per_epoch": 2.5}, r"'models.cnn.steps_per_epoch' must be a whole number >= 1"),
     ],
 )
 def test_bad_values_name_the_setting(change: dict, message: str) -> None:

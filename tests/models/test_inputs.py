@@ -28,3 +28,15 @@ def test_streams_give_every_epoch_whole_without_autotuning(tmp_path: Path) -> No
         assert epoch.tolist() == sorted(targets)
     again = [np.argmax(y, 1) for _, y in train_stream(cached, 18, 4, 1, 0, 3)]
     assert all((a == b).all() for a, b in zip(labels, again, strict=True))
+
+
+def test_steps_cut_each_epoch_to_its_first_batches(tmp_path: Path) -> None:
+    """steps_per_epoch: each epoch is the uncut epoch's first batches, epoch by epoch."""
+    layout = write_layout(tmp_path, "multiclass", LABELS, size=16)
+    files, targets = split_files(layout, "train", LABELS)
+    cached = decoded(files, targets, 16, len(LABELS), binary=False)
+    whole = [np.argmax(y, 1) for _, y in train_stream(cached, 18, 4, 1, 0, 3)]
+    cut = [np.argmax(y, 1) for _, y in train_stream(cached, 18, 4, 1, 0, 3, steps=2)]
+    assert [len(b) for b in cut] == [4, 4] * 3
+    firsts = [b for e in range(3) for b in whole[5 * e : 5 * e + 2]]
+    assert all((a == b).all() for a, b in zip(cut, firsts, strict=True))

@@ -34,6 +34,7 @@ class ModelConfig:
     weights: str | None = None  # backbones: "imagenet", None, or a weights file
     freeze_backbone: bool = False
     class_weight: str = "none"  # one of CLASS_WEIGHTS; optional in params.yaml (the study: none)
+    steps_per_epoch: int | None = None  # batches an epoch; optional, None: the whole train split
 
     def differs_only_in_attention(self, other: "ModelConfig") -> bool:
         """The same network on the same task apart from the attention block.
@@ -83,7 +84,15 @@ def model_config(params: dict[str, Any], name: str) -> ModelConfig:
         weights=_weights(params, f"{key}.weights") if backbone else None,
         freeze_backbone=P.flag(params, f"{key}.freeze_backbone") if backbone else False,
         class_weight=_class_weight(params, f"{key}.class_weight"),
+        steps_per_epoch=_steps(params, f"{key}.steps_per_epoch"),
     )
+
+
+def _steps(params: dict[str, Any], key: str) -> int | None:
+    """Optional: none (or absent) trains on the whole train split every epoch."""
+    if P.optional(params, key, "none") in ("none", None):
+        return None
+    return P.whole(params, key)
 
 
 def _class_weight(params: dict[str, Any], key: str) -> str:

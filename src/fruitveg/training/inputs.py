@@ -78,9 +78,16 @@ def _to_float(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]
 
 
 def train_stream(
-    cached: tf.data.Dataset, n: int, batch_size: int, seed: int, first_epoch: int, epochs: int
+    cached: tf.data.Dataset,
+    n: int,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    steps: int | None = None,
 ) -> tf.data.Dataset:
-    """Batches for epochs first_epoch..epochs-1, each epoch shuffled by its own seed.
+    """Batches for epochs first_epoch..epochs-1, each epoch shuffled by its own seed and,
+    with `steps`, cut to its first `steps` batches.
 
     The order of epoch e depends only on (seed, e), not on how many epochs this process
     has run, so a resumed run sees exactly the batches an uninterrupted one would.
@@ -93,7 +100,9 @@ def train_stream(
             n,
             seed=int(np.random.SeedSequence([seed, e]).generate_state(1, np.uint32)[0]),
             reshuffle_each_iteration=False,
-        ).batch(batch_size)
+        )
+        .batch(batch_size)
+        .take(-1 if steps is None else steps)
         for e in range(first_epoch, epochs)
     ]
     empty = cached.take(0).batch(batch_size)  # the start, and all there is when none are left

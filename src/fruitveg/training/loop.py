@@ -154,6 +154,9 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
     train_files, train_targets = split_files(layout.root, "train", layout.labels)
     val_files, val_targets = split_files(layout.root, "validation", layout.labels)
     n_train = len(train_files)
+    steps = math.ceil(n_train / m.batch_size)
+    if m.steps_per_epoch:
+        steps = min(steps, m.steps_per_epoch)
     # The study weighted every image alike; balanced: the loss counts every label alike
     # (the binary task has 26 vegetable classes to 10 fruit ones).
     class_weight = None
@@ -167,6 +170,7 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
         f"mixed precision {'on' if runtime.mixed_precision else 'off'}, "
         f"XLA {'on' if runtime.jit_compile else 'off'}"
         + (f", class weights {m.class_weight}" if class_weight else "")
+        + (f", {steps} batches an epoch (steps_per_epoch)" if m.steps_per_epoch else "")
         + (f"; resuming after epoch {done} from {backup.root}" if done else "")
         + (
             f"; starting afresh: the backup in {backup.root} was removed, {discarded}"
@@ -177,7 +181,13 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
     )
     shape = (layout.image_size, len(layout.labels), s.binary)
     train_ds = train_stream(
-        decoded(train_files, train_targets, *shape), n_train, m.batch_size, s.seed, done, m.epochs
+        decoded(train_files, train_targets, *shape),
+        n_train,
+        m.batch_size,
+        s.seed,
+        done,
+        m.epochs,
+        m.steps_per_epoch,
     )
     val_ds = eval_stream(decoded(val_files, val_targets, *shape), m.batch_size)
     if s.cluster:
@@ -213,7 +223,7 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
             train_ds,
             validation_data=val_ds,
             epochs=m.epochs,
-            steps_per_epoch=math.ceil(n_train / m.batch_size),
+            steps_per_epoch=steps,
             callbacks=callbacks,
             shuffle=False,  # train_stream shuffles, seeded per epoch
             class_weight=class_weight,
