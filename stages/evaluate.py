@@ -5,10 +5,10 @@ Reads params.yaml: models.<model>, evaluate.batch_size, evaluate.bootstrap_resam
 evaluate.threshold, evaluate.ece_bins, seed.
 """
 
-import os
 import sys
 
 from fruitveg.core.errors import PipelineError, run_stage
+from fruitveg.core.native_logs import quiet_tensorflow
 
 USAGE = "usage: python stages/evaluate.py <model>   (a key of params.yaml models:)"
 
@@ -16,7 +16,7 @@ USAGE = "usage: python stages/evaluate.py <model>   (a key of params.yaml models
 def main() -> None:
     if len(sys.argv) != 2:
         raise PipelineError(USAGE)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before Keras loads TensorFlow
+    quiet_tensorflow()  # before Keras loads TensorFlow
     from fruitveg.core import params
     from fruitveg.evaluation.evaluate import evaluate
     from fruitveg.evaluation.settings import evaluate_settings

@@ -8,14 +8,14 @@ plots/explain/<model>_attention.png for every attention model, and
 metrics/explain/attention.json (the numbers behind the attention pictures).
 """
 
-import os
 import time
 
 from fruitveg.core.errors import run_stage
+from fruitveg.core.native_logs import quiet_tensorflow
 
 
 def main() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before Keras loads TensorFlow
+    quiet_tensorflow()  # before Keras loads TensorFlow
     from fruitveg.core import params, paths
     from fruitveg.explain.run import explain
     from fruitveg.explain.settings import explain_settings

@@ -6,10 +6,10 @@ batch_size, threads, collapse_points), evaluate.threshold, seed.
 Writes data/exports/<model>/ (<format>.tflite, labels.json) and metrics/export/<model>.json.
 """
 
-import os
 import sys
 
 from fruitveg.core.errors import PipelineError, run_stage
+from fruitveg.core.native_logs import quiet_tensorflow
 
 USAGE = "usage: python stages/export.py <model>   (a key of params.yaml models:)"
 
@@ -17,7 +17,7 @@ USAGE = "usage: python stages/export.py <model>   (a key of params.yaml models:)
 def main() -> None:
     if len(sys.argv) != 2:
         raise PipelineError(USAGE)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before Keras loads TensorFlow
+    quiet_tensorflow()  # before Keras loads TensorFlow
     from fruitveg.core import params
     from fruitveg.export.settings import export_settings
 

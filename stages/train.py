@@ -3,10 +3,10 @@
 Usage: python stages/train.py <model>
 """
 
-import os
 import sys
 
 from fruitveg.core.errors import PipelineError, run_stage
+from fruitveg.core.native_logs import quiet_tensorflow
 
 USAGE = "usage: python stages/train.py <model>   (a key of params.yaml models:)"
 
@@ -14,7 +14,7 @@ USAGE = "usage: python stages/train.py <model>   (a key of params.yaml models:)"
 def main() -> None:
     if len(sys.argv) != 2:
         raise PipelineError(USAGE)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ info lines
+    quiet_tensorflow()  # before Keras loads TensorFlow
     from fruitveg.core import params  # TensorFlow loads below, after the usage check
     from fruitveg.training.loop import train
     from fruitveg.training.settings import train_settings

@@ -15,6 +15,7 @@ import os
 import sys
 
 from fruitveg.core.errors import PipelineError, run_stage
+from fruitveg.core.native_logs import quiet_tensorflow
 from fruitveg.core.paths import shown
 
 
@@ -67,4 +68,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    quiet_tensorflow()
     run_stage(main)
