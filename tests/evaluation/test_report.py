@@ -233,16 +233,22 @@ def test_header_says_what_was_measured(evaluated, stage):
     assert "from validation: binary: 2; multiclass: 2" in markdown
     assert "**These numbers come from the offline synthetic default**" in markdown
     assert "planted in train as leaks; its own train/validation/test splits" in markdown
+    assert header["placeholder_backbones"] == [] and "Placeholder" not in markdown
 
-    # Another source: no synthetic warning; no lock file: said so, not invented.
+    # Another source: no synthetic warning; no lock file: said so, not invented. A random
+    # backbone left frozen is named as the placeholder it is, whatever the data.
     (evaluated / "dvc.lock").unlink()
     params = P.load()
     params["data"] = {"source": "kaggle", "kaggle_dataset": "owner/fruits"}
+    params["models"]["vgg16"]["freeze_backbone"] = True
     (evaluated / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     assert stage("report.py")[0] == 0
     markdown = (evaluated / "metrics/report.md").read_text()
     assert "the Kaggle dataset owner/fruits" in markdown and "synthetic default" not in markdown
     assert "not recorded (dvc.lock has no download stage yet" in markdown
+    assert (
+        "- **Placeholder backbones** (vgg16): random weights (`weights: none`), frozen" in markdown
+    )
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,13 @@ def header_lines(h: dict[str, Any]) -> list[str]:
         "- **Evaluated checkpoint**: the epoch of best validation accuracy (`best epoch`) "
         "out of the epochs trained."
     )
+    if placeholders := h.get("placeholder_backbones"):  # older reports have none
+        lines.append(
+            f"- **Placeholder backbones** ({', '.join(placeholders)}): random weights "
+            "(`weights: none`), frozen (`freeze_backbone: true`), so only the head is trained, "
+            "on random features: they score at chance by design and only keep the pipeline's "
+            "shape. The study's settings (`study/study.yaml`) fine-tune ImageNet weights."
+        )
     if h["synthetic"]:
         lines += ["", SYNTHETIC]
     return lines
