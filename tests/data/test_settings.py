@@ -32,10 +32,10 @@ def test_settings_of_the_repository_params(p: dict) -> None:
     assert download.synthetic.counts == {"train": 32, "validation": 4, "test": 4}
     assert audit_settings(p) == AuditSettings(near_duplicate_distance=44, seed=42)
     layout = layout_settings(p, "binary")
-    assert (layout.task, layout.image_size, layout.dedupe) == ("binary", 64, True)
+    assert (layout.task, layout.image_size, layout.dedupe) == ("binary", 32, True)
     assert "banana" in layout.fruit and "tomato" in layout.vegetable
     with pytest.raises(dataclasses.FrozenInstanceError):
-        layout.image_size = 32  # type: ignore[misc]
+        layout.image_size = 64  # type: ignore[misc]
 
 
 def test_download_reads_only_the_chosen_source(p: dict) -> None:

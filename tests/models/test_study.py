@@ -55,4 +55,4 @@ def test_applied_by_dvc_the_settings_train_every_model_as_the_study(repo: Path) 
         m = s.model
         assert (m.epochs, s.layout.image_size, m.lr) == (25, 256, study_lr.get(model, 1e-4)), model
         assert m.weights == (None if m.arch == "cnn" else "imagenet")
-        assert not m.freeze_backbone
+        assert not m.freeze_backbone and m.steps_per_epoch is None
