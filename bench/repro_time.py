@@ -65,6 +65,7 @@ def repro(rev: str, precision: str | None, log: Path, keep: bool) -> tuple[dict[
             assert proc.stdout is not None
             for line in proc.stdout:
                 out.write(line)
+                out.flush()
                 if m := STAGE.match(line):
                     now = time.perf_counter()
                     times[current] = now - last
