@@ -54,3 +54,23 @@ def test_known_lines_go_and_the_rest_stays(env: dict[str, str]) -> None:
         assert lines[:-1] == NOISE[:3] + KEPT + NOISE[3:]
     else:
         assert lines[:-1] == KEPT
+
+
+def test_a_line_written_just_before_a_kill_still_gets_out() -> None:
+    """As the cluster watchdog does: its message, then SIGKILL for the stage."""
+    script = (
+        "import os, signal\n"
+        "from fruitveg.core.native_logs import quiet_tensorflow\n"
+        "quiet_tensorflow()\n"
+        "os.write(2, b'I0000 00:00:1.5    7 cudart_stub.cc:31] noise\\n')\n"
+        "os.write(2, b'not every worker joined\\n')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == -9 and done.stderr == "not every worker joined\n"
