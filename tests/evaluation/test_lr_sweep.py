@@ -237,10 +237,18 @@ def workers(repo: Path) -> list[int]:
 def test_ctrl_c_stops_the_queue_and_says_what_it_stopped(pipeline, tmp_path: Path):
     repo, _ = pipeline
     started = tmp_path / "started"
-    sweep = subprocess.Popen(
-        [sys.executable, SWEEP, "--lr", "1e-2", "1e-5", "--timeout", "300"], cwd=repo,
-        env=env(repo), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    # As a terminal's foreground job starts: SIGINT at its default. A shell without job
+    # control (a CI runner's, `make test &`) starts commands with SIGINT ignored, exec keeps
+    # it ignored and Python then never raises KeyboardInterrupt: the sweep ran to the end.
+    # A handler set here is reset to the default in the child by exec.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sweep = subprocess.Popen(
+            [sys.executable, SWEEP, "--lr", "1e-2", "1e-5", "--timeout", "300"], cwd=repo,
+            env=env(repo), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     train = None
     try:
         deadline = time.monotonic() + 180
