@@ -1,14 +1,13 @@
 """evaluate@<model>: test metrics, per-class scores, predictions and pictures of one model.
 
 Usage: python stages/evaluate.py <model>   (from the repository root)
-Reads params.yaml: models.<model>, evaluate.batch_size, evaluate.bootstrap_resamples,
-evaluate.threshold, evaluate.ece_bins, seed.
+Reads params.yaml: models.<model>, evaluate.bootstrap_resamples, evaluate.threshold,
+evaluate.ece_bins, seed. The model's test logits come from train (fruitveg.scoring).
 """
 
 import sys
 
 from fruitveg.core.errors import PipelineError, run_stage
-from fruitveg.core.native_logs import quiet_tensorflow
 
 USAGE = "usage: python stages/evaluate.py <model>   (a key of params.yaml models:)"
 
@@ -16,7 +15,6 @@ USAGE = "usage: python stages/evaluate.py <model>   (a key of params.yaml models
 def main() -> None:
     if len(sys.argv) != 2:
         raise PipelineError(USAGE)
-    quiet_tensorflow()  # before Keras loads TensorFlow
     from fruitveg.core import params
     from fruitveg.evaluation.evaluate import evaluate
     from fruitveg.evaluation.settings import evaluate_settings

@@ -16,8 +16,9 @@ from PIL import Image
 from fruitveg.core.params import ParamError, load
 from fruitveg.evaluation.evaluate import evaluate
 from fruitveg.evaluation.headline import unnest
-from fruitveg.evaluation.loading import EvaluationError
+from fruitveg.scoring.loading import EvaluationError
 from fruitveg.evaluation.settings import EvaluateSettings, evaluate_settings
+from fruitveg.scoring.test_logits import score_test_split
 
 from .conftest import config, model_block, write_history
 
@@ -40,7 +41,7 @@ TRAINED_WITH = {"precision": "bfloat16", "xla": False, "cpu_isa": "avx512_core_b
 
 def settings(name: str, task: str) -> EvaluateSettings:
     model = config(name, task)
-    return EvaluateSettings(model, batch_size=5, bootstrap_resamples=500, threshold=0.5, seed=7)
+    return EvaluateSettings(model, bootstrap_resamples=500, threshold=0.5, seed=7)
 
 
 def save_image(path: Path, rgb: tuple[float, float, float]) -> None:
@@ -49,12 +50,14 @@ def save_image(path: Path, rgb: tuple[float, float, float]) -> None:
     Image.fromarray(pixels).save(path, quality=100)
 
 
-def save_model(root: Path, name: str, model: keras.Model, labels: list[str]) -> None:
+def save_model(root: Path, name: str, model: keras.Model, labels: list[str], task: str) -> None:
+    """A trained model's folder as train@<name> leaves it, its test split scored."""
     folder = root / "data" / "models" / name
     folder.mkdir(parents=True)
     model.save(folder / "model.keras")
     (folder / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
     (folder / "trained_with.json").write_text(json.dumps(TRAINED_WITH), encoding="utf-8")
+    score_test_split(folder, root / "data" / "layouts" / task)
     write_history(root, name, [(1.2, 0.5, 1.3, 0.4), (0.8, 0.7, 0.9, 0.6), (0.7, 0.8, 1.0, 0.55)])
 
 
@@ -76,7 +79,7 @@ def make_multiclass(root: Path, name: str = "cnn", scale: float = SCALE) -> None
     model, dense = colour_model(len(labels), "softmax")
     p = np.array([PROTOTYPES[label] for label in labels]).T
     dense.set_weights([2 * scale * p, -scale * (p**2).sum(axis=0)])
-    save_model(root, name, model, labels)
+    save_model(root, name, model, labels, "multiclass")
 
 
 def make_binary(root: Path, scale: float = SCALE) -> None:
@@ -85,7 +88,7 @@ def make_binary(root: Path, scale: float = SCALE) -> None:
             save_image(root / f"data/layouts/binary/test/{label}/{label}_{i}.jpg", (g, g, g))
     model, dense = colour_model(1, "sigmoid")
     dense.set_weights([np.full((3, 1), scale / 3), np.array([-scale * 0.5])])
-    save_model(root, "binary_cnn", model, ["fruit", "vegetable"])
+    save_model(root, "binary_cnn", model, ["fruit", "vegetable"], "binary")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -246,6 +249,21 @@ def test_binary_model_against_the_multiclass_layout_is_refused(tmp_path, monkeyp
         evaluate(settings("binary_cnn", "multiclass"))
 
 
+def test_scores_of_another_test_split_are_refused_naming_the_file(tmp_path, monkeypatch):
+    make_multiclass(tmp_path)
+    extra = tmp_path / "data/layouts/multiclass/test/apple/apple 3.jpg"
+    save_image(extra, PROTOTYPES["apple"])  # the layout changed after the model was scored
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EvaluationError) as err:
+        evaluate(settings("cnn", "multiclass"))
+    assert str(err.value).startswith("data/models/cnn/test_logits.json scores 12 test images, "
+                                     "but data/layouts/multiclass/test holds 13")  # fmt: skip
+    (extra.parent / "apple 0.jpg").unlink()  # as many images as scored, one of them another
+    with pytest.raises(EvaluationError, match="holds 12 others: .*train it again"):
+        evaluate(settings("cnn", "multiclass"))
+    assert not Path("metrics/eval").exists()
+
+
 def test_a_model_giving_nan_is_refused_naming_it(tmp_path, monkeypatch):
     make_multiclass(tmp_path, scale=np.nan)  # NaN weights, as a diverged training leaves
     monkeypatch.chdir(tmp_path)
@@ -258,7 +276,7 @@ def test_a_model_giving_nan_is_refused_naming_it(tmp_path, monkeypatch):
 
 PARAMS = f"""\
 seed: 1
-evaluate: {{batch_size: 4, bootstrap_resamples: 200, threshold: 0.5, ece_bins: 10}}
+evaluate: {{bootstrap_resamples: 200, threshold: 0.5, ece_bins: 10}}
 models:
   cnn: {model_block("multiclass")}
   vgg16: {model_block("multiclass", arch="vgg16", lr="1e-05")}
@@ -271,11 +289,12 @@ def test_settings_come_from_params_and_name_the_setting_at_fault(tmp_path):
     s = evaluate_settings(params, "vgg16")
     assert (s.name, s.model.task, s.model.arch) == ("vgg16", "multiclass", "vgg16")
     assert s.model.lr == 1e-5
-    assert (s.batch_size, s.bootstrap_resamples, s.threshold, s.seed) == (4, 200, 0.5, 1)
+    assert (s.bootstrap_resamples, s.threshold, s.seed) == (200, 0.5, 1)
     assert s.ece_bins == 10
     with pytest.raises(ParamError, match="unknown model 'resnet' \\(models: has cnn, vgg16\\)"):
         evaluate_settings(params, "resnet")
-    for key, value in [("threshold", 1), ("threshold", "0.5"), ("batch_size", 0), ("ece_bins", 0)]:
+    for key, value in [("threshold", 1), ("threshold", "0.5"), ("bootstrap_resamples", 0),
+                       ("ece_bins", 0)]:  # fmt: skip
         bad = load(tmp_path / "params.yaml")
         bad["evaluate"][key] = value
         with pytest.raises(ParamError, match=f"'evaluate.{key}'"):
@@ -294,7 +313,7 @@ def test_stage_runs_from_params_and_reports_a_missing_model_in_one_line(
 
     code, _, err = stage("evaluate.py", "vgg16")
     assert code == 1
-    missing = "data/models/vgg16/model.keras: model file not found; train it first (dvc repro)"
+    missing = "data/models/vgg16/labels.json: not found; train the model first (dvc repro)"
     assert err == f"error: {missing}\n"
 
     code, _, err = stage("evaluate.py", "resnet")

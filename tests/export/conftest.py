@@ -12,6 +12,7 @@ from PIL import Image
 
 from fruitveg.data.rawdata import RawFile
 from fruitveg.layout.build import build
+from fruitveg.scoring.test_logits import score_test_split
 from tests.evaluation.conftest import (
     model_block,
     stage,  # noqa: F401  (the fixture, for these tests)
@@ -100,5 +101,7 @@ def world(tmp_path: Path, monkeypatch) -> Path:
 
 @pytest.fixture
 def trained(world: Path) -> Path:
+    """world, with a model trained on it: its test split scored, as train@cnn leaves it."""
     save_model(world, colour_model())
+    score_test_split(world / "data/models/cnn", world / "data/layouts/multiclass")
     return world

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fruitveg.core import params
-from fruitveg.evaluation.loading import find_split
+from fruitveg.scoring.loading import find_split
 from fruitveg.evaluation.statistics import exact_interval
 from fruitveg.export import run as export_run
 from fruitveg.export.convert import FORMATS, ConversionError, convert, saved_model

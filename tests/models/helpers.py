@@ -69,8 +69,9 @@ def write_layout(
     size: int = 32,
     seed: int = 0,
 ) -> Path:
-    """data/layouts/<task>/<split>/<label>/*.jpg under root: a colour per label plus noise."""
-    counts = counts or {"train": 6, "validation": 3, "test": 2}
+    """data/layouts/<task>/<split>/<label>/*.jpg under root: a colour per label plus noise;
+    the splits `counts` leaves out get these counts."""
+    counts = {"train": 6, "validation": 3, "test": 2} | (counts or {})
     rng = np.random.default_rng(seed)
     layout = root / "data" / "layouts" / task
     for split, n in counts.items():

@@ -17,6 +17,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
+from scipy import special
 
 from fruitveg.core import history, trained_with
 from fruitveg.core.errors import PipelineError
@@ -63,6 +65,16 @@ def test_one_epoch_of_cnn_writes_every_output(repo: Path) -> None:
     assert float(row["val_accuracy"]) == summary["best_val_accuracy"]
     (epoch,) = history.read(repo / "plots/history/cnn.csv")
     assert summary["train_seconds"] == round(epoch.seconds, 3)
+
+    # The test split scored by the model file as evaluate loads it: logits under the softmax.
+    scored = json.loads((repo / "data/models/cnn/test_logits.json").read_text())
+    files = [f"{label}/test_{k:03d}.jpg" for label in LABELS for k in range(2)]
+    assert scored["files"] == files and scored["params"] == summary["params"]
+    test = repo / "data/layouts/multiclass/test"
+    images = np.stack([np.asarray(Image.open(test / f)) for f in files]).astype("float32")
+    np.testing.assert_allclose(special.softmax(scored["logits"], axis=1),
+                               model.predict(images, verbose=0), rtol=1e-5, atol=1e-7)  # fmt: skip
+    assert scored["images_per_s"] > 0 and scored["latency_ms"] > 0
 
     live = json.loads((repo / "metrics/train/cnn/metrics.json").read_text())
     assert live["eval"]["accuracy"] == float(row["val_accuracy"])

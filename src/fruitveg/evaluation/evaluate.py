@@ -1,5 +1,8 @@
 """Evaluate one trained model on the test split of its layout and write all its outputs.
 
+The model's logits on the test split come from the train stage, which scores it beside the
+model file (fruitveg.scoring.test_logits); evaluation itself runs no model, so no TensorFlow.
+
 Outputs (paths in fruitveg.core.paths): the headline metrics (the DVC metrics, few and
 stable, so `dvc exp show` and `dvc metrics diff` stay readable), every other number
 (timings, counts, calibration...), per-class scores, per-image predictions with every
@@ -15,15 +18,6 @@ from fruitveg.core import history, paths, trained_with
 from fruitveg.core.atomic import write_json
 from fruitveg.evaluation.files import write_csv
 from fruitveg.evaluation.headline import split as split_headline
-from fruitveg.evaluation.inference import latency_ms, predict
-from fruitveg.evaluation.loading import (
-    EvaluationError,
-    check_labels,
-    find_test_split,
-    load_images,
-    load_model,
-    read_trained_with,
-)
 from fruitveg.evaluation.plots import write_plots
 from fruitveg.evaluation.scores import (
     compute_metrics,
@@ -32,6 +26,14 @@ from fruitveg.evaluation.scores import (
     probabilities,
 )
 from fruitveg.evaluation.settings import EvaluateSettings
+from fruitveg.scoring.loading import (
+    EvaluationError,
+    check_labels,
+    find_test_split,
+    read_labels,
+    read_trained_with,
+)
+from fruitveg.scoring.test_logits import read_test_logits
 
 
 def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
@@ -39,13 +41,12 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
     name = settings.name
     model_dir = paths.model_dir(name)
     split = find_test_split(paths.layout_dir(settings.model.task))
-    model, labels = load_model(model_dir)
+    labels = read_labels(model_dir)
     check_labels(labels, split, model_dir / "labels.json")
     facts = read_trained_with(name)
     epochs = history.read(paths.history_csv(name))
-
-    images = load_images(split, tuple(model.inputs[0].shape[1:3]))
-    logits, images_per_s = predict(model, images, settings.batch_size)
+    scored = read_test_logits(model_dir, split)
+    logits = scored.logits
     probs = probabilities(logits)
     bad = int((~np.isfinite(probs).all(axis=1)).sum())
     if bad:  # scikit-learn would stop on them with a message naming no model
@@ -56,9 +57,9 @@ def evaluate(settings: EvaluateSettings) -> dict[str, float | int | None]:
         )
     result = compute_metrics(split.y, probs, settings)
     result.update(
-        params=int(model.count_params()),
-        images_per_s=images_per_s,
-        latency_ms=latency_ms(model, images),
+        params=scored.params,
+        images_per_s=scored.images_per_s,
+        latency_ms=scored.latency_ms,
     )
     result = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()}
 

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import special
 from sklearn import metrics as skm
 
-from fruitveg.evaluation.loading import EvaluationError
+from fruitveg.scoring.loading import EvaluationError
 from fruitveg.evaluation.settings import EvaluateSettings
 from fruitveg.evaluation.statistics import (
     calibration_error,

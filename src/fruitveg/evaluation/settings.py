@@ -16,7 +16,6 @@ class EvaluateSettings:
     """Which model, and the `evaluate:` block with the pipeline's seed."""
 
     model: ModelConfig
-    batch_size: int = 64  # inference batch; images/s is timed at this size
     bootstrap_resamples: int = 2000  # of the macro-F1 interval (accuracy's is exact)
     threshold: float = 0.5  # binary models: P(second label) >= threshold predicts it
     ece_bins: int = 15  # equal-width confidence bins of the expected calibration error
@@ -31,7 +30,6 @@ def evaluate_settings(params: dict[str, Any], model: str) -> EvaluateSettings:
     """Settings of evaluate@<model>; an unknown model is refused by model_config."""
     return EvaluateSettings(
         model=model_config(params, model),
-        batch_size=P.whole(params, "evaluate.batch_size"),
         bootstrap_resamples=P.whole(params, "evaluate.bootstrap_resamples"),
         threshold=P.finite(params, "evaluate.threshold", 0.0, 1.0),
         ece_bins=P.whole(params, "evaluate.ece_bins"),

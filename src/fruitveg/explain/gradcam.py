@@ -51,7 +51,7 @@ def feature_model(model: Any) -> Any:
 def gradcam(features: Any, images: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Heatmaps in [0, 1], shape (n, height, width) of the images, of class `classes[i]` for
     image i. `features` is feature_model(model); the model's outputs should be logits (as
-    evaluation.loading.load_model gives it), whose gradients a softmax does not flatten."""
+    scoring.loading.load_model gives it), whose gradients a softmax does not flatten."""
     import tensorflow as tf
 
     heatmaps = []

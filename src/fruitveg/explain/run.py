@@ -14,7 +14,7 @@ import numpy as np
 
 from fruitveg.core import paths
 from fruitveg.core.atomic import atomic_dir, write_json
-from fruitveg.evaluation.loading import check_labels, find_test_split, load_images, load_model
+from fruitveg.scoring.loading import check_labels, find_test_split, load_images, load_model
 from fruitveg.evaluation.scores import probabilities
 from fruitveg.explain.attention import numbers as attention_entry
 from fruitveg.explain.examples import choose

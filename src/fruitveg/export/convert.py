@@ -1,6 +1,6 @@
 """Keras model -> TensorFlow Lite flatbuffer, in each of the four formats.
 
-The converted model is the one evaluation runs (fruitveg.evaluation.loading.load_model): it
+The converted model is the one evaluation runs (fruitveg.scoring.loading.load_model): it
 takes raw 0-255 RGB and outputs the logits under the softmax or sigmoid, so every format is
 scored by the same code as the Keras model. Full-integer int8 takes uint8 pixels and gives
 int8 logits, integer from end to end as a microcontroller would run it; the interpreter

@@ -20,8 +20,8 @@ import numpy as np
 
 from fruitveg.core import paths
 from fruitveg.core.atomic import atomic_dir, write_json
-from fruitveg.evaluation.inference import latency_ms, predict
-from fruitveg.evaluation.loading import (
+from fruitveg.scoring.inference import latency_ms, predict
+from fruitveg.scoring.loading import (
     TestSplit,
     check_labels,
     find_split,

@@ -1,7 +1,7 @@
 """A .tflite model run by the LiteRT interpreter (the `ai-edge-litert` package), behind the
 one method evaluation's timing code calls: predict_on_batch(float32 images) -> outputs.
 
-So fruitveg.evaluation.inference times a TFLite model exactly as it times the Keras one.
+So fruitveg.scoring.inference times a TFLite model exactly as it times the Keras one.
 Integer inputs are quantized and integer outputs dequantized with the tensors' own scale
 and zero point. One interpreter per batch shape: a shape change reallocates tensors, which
 would otherwise be timed as inference.

@@ -39,6 +39,8 @@ from fruitveg.core.errors import PipelineError
 from fruitveg.core.history import Epoch
 from fruitveg.models.backbones import WeightsError
 from fruitveg.models.build import build_model
+from fruitveg.scoring.loading import find_test_split
+from fruitveg.scoring.test_logits import score_test_split
 from fruitveg.training import cluster, keras_multiworker, saving
 from fruitveg.training.backup import Backup, fingerprint
 from fruitveg.training.callbacks import EpochHistory, EpochSeeds, SealBackup, StopOnNaN
@@ -69,8 +71,9 @@ def _replay(live: Live, rows: list[Epoch]) -> None:
 
 
 def _publish(s: TrainSettings, backup: Backup, root: Path, facts: dict[str, Any]) -> int:
-    """Save the best epoch's weights as a float32 model file, with its labels and what it
-    was trained with (fruitveg.core.trained_with).
+    """Save the best epoch's weights as a float32 model file, with its labels, what it
+    was trained with (fruitveg.core.trained_with) and its scores on the test split
+    (fruitveg.scoring.test_logits: evaluate then needs no TensorFlow).
 
     The file holds the model alone, uncompiled: no optimizer state, a third of the size.
     """
@@ -81,6 +84,7 @@ def _publish(s: TrainSettings, backup: Backup, root: Path, facts: dict[str, Any]
         saving.save_model(model, tmp / "model.keras")
         write_json(tmp / "labels.json", list(s.layout.labels))
         write_json(tmp / paths.trained_with_json(s.name).name, facts)
+        score_test_split(tmp, s.layout.root)
     return model.count_params()
 
 
@@ -151,6 +155,7 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
     # from the same epoch: it starts afresh.
     done, rows, discarded = backup.open(fingerprint(s), resume=s.cluster is None)
 
+    find_test_split(layout.root)  # scored after training: missing, it stops before
     train_files, train_targets = split_files(layout.root, "train", layout.labels)
     val_files, val_targets = split_files(layout.root, "validation", layout.labels)
     n_train = len(train_files)
@@ -187,7 +192,7 @@ def _train(s: TrainSettings, runtime: Runtime, root: Path, progress_bar: bool) -
         s.seed,
         done,
         m.epochs,
-        m.steps_per_epoch,
+        steps,
     )
     val_ds = eval_stream(decoded(val_files, val_targets, *shape), m.batch_size)
     if s.cluster:
