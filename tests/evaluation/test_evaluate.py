@@ -16,8 +16,8 @@ from PIL import Image
 from fruitveg.core.params import ParamError, load
 from fruitveg.evaluation.evaluate import evaluate
 from fruitveg.evaluation.headline import unnest
-from fruitveg.scoring.loading import EvaluationError
 from fruitveg.evaluation.settings import EvaluateSettings, evaluate_settings
+from fruitveg.scoring.loading import EvaluationError
 from fruitveg.scoring.test_logits import score_test_split
 
 from .conftest import config, model_block, write_history

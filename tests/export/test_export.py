@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from fruitveg.core import params
-from fruitveg.scoring.loading import find_split
 from fruitveg.evaluation.statistics import exact_interval
 from fruitveg.export import run as export_run
 from fruitveg.export.convert import FORMATS, ConversionError, convert, saved_model
 from fruitveg.export.run import calibration_sample, export
 from fruitveg.export.settings import export_settings
+from fruitveg.scoring.loading import find_split
 
 from .conftest import LABELS, colour_model
 

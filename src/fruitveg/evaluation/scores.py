@@ -10,7 +10,6 @@ import numpy as np
 from scipy import special
 from sklearn import metrics as skm
 
-from fruitveg.scoring.loading import EvaluationError
 from fruitveg.evaluation.settings import EvaluateSettings
 from fruitveg.evaluation.statistics import (
     calibration_error,
@@ -18,6 +17,7 @@ from fruitveg.evaluation.statistics import (
     exact_interval,
     macro_f1_interval,
 )
+from fruitveg.scoring.loading import EvaluationError
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ import numpy as np
 
 from fruitveg.core import paths
 from fruitveg.core.atomic import atomic_dir, write_json
-from fruitveg.scoring.loading import check_labels, find_test_split, load_images, load_model
 from fruitveg.evaluation.scores import probabilities
 from fruitveg.explain.attention import numbers as attention_entry
 from fruitveg.explain.examples import choose
@@ -22,6 +21,7 @@ from fruitveg.explain.figures import plot_attention, plot_gradcam
 from fruitveg.explain.gradcam import feature_model, gradcam
 from fruitveg.explain.probe import PassRecord, attention_numbers, run_pass
 from fruitveg.explain.settings import TASK, ExplainSettings
+from fruitveg.scoring.loading import check_labels, find_test_split, load_images, load_model
 
 
 def grid_title(name: str, shape: list[int], accuracy: float) -> str:

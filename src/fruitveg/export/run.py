@@ -20,6 +20,12 @@ import numpy as np
 
 from fruitveg.core import paths
 from fruitveg.core.atomic import atomic_dir, write_json
+from fruitveg.evaluation.scores import predicted_classes, probabilities
+from fruitveg.evaluation.statistics import exact_interval, mcnemar_exact
+from fruitveg.export.convert import FORMATS, ConversionError, convert, reason, saved_model
+from fruitveg.export.runtime import TfliteModel
+from fruitveg.export.settings import ExportSettings
+from fruitveg.export.skip import skip
 from fruitveg.scoring.inference import latency_ms, predict
 from fruitveg.scoring.loading import (
     TestSplit,
@@ -29,12 +35,6 @@ from fruitveg.scoring.loading import (
     load_images,
     load_model,
 )
-from fruitveg.evaluation.scores import predicted_classes, probabilities
-from fruitveg.evaluation.statistics import exact_interval, mcnemar_exact
-from fruitveg.export.convert import FORMATS, ConversionError, convert, reason, saved_model
-from fruitveg.export.runtime import TfliteModel
-from fruitveg.export.settings import ExportSettings
-from fruitveg.export.skip import skip
 
 OK, COLLAPSED, FAILED = "ok", "collapsed", "failed"
 

@@ -13,10 +13,10 @@ import numpy as np
 from fruitveg.core import paths
 from fruitveg.core.atomic import read_json
 from fruitveg.core.errors import PipelineError
-from fruitveg.scoring.loading import check_outputs, load_model, read_labels
 from fruitveg.evaluation.scores import predicted_classes, probabilities
 from fruitveg.export.runtime import TfliteModel
 from fruitveg.predict.settings import PredictSettings
+from fruitveg.scoring.loading import check_outputs, load_model, read_labels
 
 BATCH = 32
 

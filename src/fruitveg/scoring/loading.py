@@ -106,6 +106,14 @@ def load_model(model_dir: Path) -> tuple[Any, list[str]]:
         model = keras.saving.load_model(model_file, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file; all mean the same here
         raise EvaluationError(f"{model_file}: cannot be loaded: {exc}") from exc
+    return giving_logits(model, labels, model_dir), labels
+
+
+def giving_logits(model: Any, labels: list[str], model_dir: Path) -> Any:
+    """`model`, never called yet, made to output logits: its head's softmax or sigmoid off."""
+    import keras
+
+    model_file = Path(model_dir) / "model.keras"
     head, squashes = model.layers[-1], (keras.activations.softmax, keras.activations.sigmoid)
     if getattr(head, "activation", None) not in squashes:
         raise EvaluationError(
@@ -117,7 +125,7 @@ def load_model(model_dir: Path) -> tuple[Any, list[str]]:
     # call, which traces the model with the activation it has then.
     head.activation = keras.activations.linear
     check_outputs(int(model.outputs[0].shape[-1]), labels, model_file, model_dir)
-    return model, labels
+    return model
 
 
 def check_outputs(units: int, labels: list[str], model_file: Path, model_dir: Path) -> None:

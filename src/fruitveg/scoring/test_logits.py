@@ -4,12 +4,14 @@ train@<model> writes data/models/<model>/test_logits.json right after the model 
 the process that already holds TensorFlow; evaluate@<model> reads it and needs no
 TensorFlow at all (starting it cost each evaluate stage more than the evaluation). The
 logits come from model.keras as load_model reads it, the contract every consumer shares,
-so they are what a fresh process loading the file computes. The file also records how
+so they are what a fresh process loading the file computes (train passes the model it
+has just saved, the same weights, rather than load it again). The file also records how
 fast the model ran: images/s over the test split, single-image latency.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,8 +22,10 @@ from fruitveg.scoring.loading import (
     TestSplit,
     check_labels,
     find_test_split,
+    giving_logits,
     load_images,
     load_model,
+    read_labels,
 )
 
 FILE = "test_logits.json"
@@ -37,9 +41,16 @@ class TestLogits:
     latency_ms: float
 
 
-def score_test_split(model_dir: Path, layout: Path) -> TestLogits:
-    """Score the test split of `layout` with model_dir's model.keras and write FILE there."""
-    model, labels = load_model(model_dir)
+def score_test_split(model_dir: Path, layout: Path, model: Any = None) -> TestLogits:
+    """Score the test split of `layout` with model_dir's model.keras and write FILE there.
+
+    model: the model just saved there, never called, to spare loading it again.
+    """
+    if model is None:
+        model, labels = load_model(model_dir)
+    else:
+        labels = read_labels(model_dir)
+        model = giving_logits(model, labels, model_dir)
     split = find_test_split(layout)
     check_labels(labels, split, Path(model_dir) / "labels.json")
     images = load_images(split, tuple(model.inputs[0].shape[1:3]))

@@ -84,7 +84,7 @@ def _publish(s: TrainSettings, backup: Backup, root: Path, facts: dict[str, Any]
         saving.save_model(model, tmp / "model.keras")
         write_json(tmp / "labels.json", list(s.layout.labels))
         write_json(tmp / paths.trained_with_json(s.name).name, facts)
-        score_test_split(tmp, s.layout.root)
+        score_test_split(tmp, s.layout.root, model)
     return model.count_params()
 
 
