@@ -3,7 +3,8 @@
 Usage: python stages/explain.py   (from the repository root)
 Reads params.yaml: models (which are multiclass, and which differ only in attention) and
 explain.right, explain.wrong; the trained models and the multiclass layout's test split.
-Writes plots/explain/<model>_gradcam.png for every multiclass model,
+Writes plots/explain/<model>_gradcam.png for every multiclass model (placeholder backbones,
+random and frozen, left out),
 plots/explain/<model>_attention.png for every attention model, and
 metrics/explain/attention.json (the numbers behind the attention pictures).
 """
@@ -28,6 +29,9 @@ def main() -> None:
         f"{paths.EXPLAIN_PLOTS}/, {paths.EXPLAIN_ATTENTION_JSON} "
         f"({time.perf_counter() - start:.1f} s after start-up)"
     )
+    if settings.placeholders:
+        print(f"  left out: {', '.join(settings.placeholders)} (placeholder backbones: random "
+              "frozen features, nothing to explain)")  # fmt: skip
     for name, n in numbers.items():
         w, ratio = n["weights"], n["after_over_before_rms"]
         print(

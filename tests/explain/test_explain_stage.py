@@ -35,6 +35,9 @@ def saved(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("explain")
     lines = ["models:", f"  binary_cnn: {block('binary', 'cnn', 'none')}"]
     lines += [f"  {name}: {block('multiclass', *spec)}" for name, spec in MODELS.items()]
+    # A placeholder backbone (random, frozen): left out, so it needs no model file.
+    frozen = block("multiclass", "resnet50", "none").replace("false", "true")
+    lines += [f"  resnet50: {frozen}"]
     lines += ["explain: {right: 2, wrong: 3}"]
     (root / "params.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_layout(root, "multiclass", LABELS, counts={"test": 3}, size=SIZE)
@@ -54,6 +57,7 @@ def test_grids_for_every_multiclass_model_and_numbers_for_every_block(saved, sta
     code, out, err = stage("explain.py")
     assert code == 0, err
     assert "explain: 3 Grad-CAM grids, 2 attention blocks" in out
+    assert "left out: resnet50 (placeholder backbones: random frozen features" in out
     pictures = {p.name: p.stat().st_size for p in (saved / "plots" / "explain").iterdir()}
     assert set(pictures) == {
         "cnn_gradcam.png", "cnn_attention_gradcam.png", "vgg16_attention_gradcam.png",

@@ -36,6 +36,12 @@ class ModelConfig:
     class_weight: str = "none"  # one of CLASS_WEIGHTS; optional in params.yaml (the study: none)
     steps_per_epoch: int | None = None  # batches an epoch; optional, None: the whole train split
 
+    @property
+    def placeholder(self) -> bool:
+        """A random backbone, frozen: only its head learns, on random features, so it scores
+        at chance by design and only keeps the pipeline's shape (the offline default's)."""
+        return self.arch in BACKBONES and self.weights is None and self.freeze_backbone
+
     def differs_only_in_attention(self, other: "ModelConfig") -> bool:
         """The same network on the same task apart from the attention block.
 

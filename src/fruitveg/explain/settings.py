@@ -15,12 +15,14 @@ TASK = "multiclass"  # Grad-CAM of the class scores; the binary model has one sc
 
 @dataclass(frozen=True)
 class ExplainSettings:
-    models: tuple[ModelConfig, ...]  # the multiclass models of params.yaml, in its order
+    models: tuple[ModelConfig, ...]  # the multiclass models of params.yaml, in its order,
+    # less the placeholders: random frozen features explain nothing (ModelConfig.placeholder)
     # (attention model, the same network without attention) pairs, from the models'
     # settings (ModelConfig.differs_only_in_attention); an attention model may have none
     attention_pairs: tuple[tuple[str, str | None], ...]
     right: int = 4  # correctly classified test images per Grad-CAM grid
     wrong: int = 8  # misclassified ones, from the model's most confused class pairs
+    placeholders: tuple[str, ...] = ()  # the multiclass models left out
 
 
 def attention_pairs(models: tuple[ModelConfig, ...]) -> tuple[tuple[str, str | None], ...]:
@@ -36,7 +38,8 @@ def attention_pairs(models: tuple[ModelConfig, ...]) -> tuple[tuple[str, str | N
 
 
 def explain_settings(params: dict[str, Any]) -> ExplainSettings:
-    models = tuple(m for m in model_configs(params) if m.task == TASK)
+    multiclass = [m for m in model_configs(params) if m.task == TASK]
+    models = tuple(m for m in multiclass if not m.placeholder)
     right = P.whole(params, "explain.right", minimum=0)
     wrong = P.whole(params, "explain.wrong", minimum=0)
     if right + wrong == 0:
@@ -46,4 +49,5 @@ def explain_settings(params: dict[str, Any]) -> ExplainSettings:
         attention_pairs=attention_pairs(models),
         right=right,
         wrong=wrong,
+        placeholders=tuple(m.name for m in multiclass if m.placeholder),
     )

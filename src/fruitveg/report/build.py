@@ -12,7 +12,6 @@ from typing import Any
 import pandas as pd
 
 from fruitveg.core import evidence, history, paths, trained_with
-from fruitveg.core.model_config import BACKBONES
 from fruitveg.evaluation.paired import holm
 from fruitveg.evaluation.plots import best_epoch
 from fruitveg.evaluation.statistics import CONFIDENCE, mcnemar_exact
@@ -115,12 +114,7 @@ def header(settings: ReportSettings, inputs: Inputs) -> dict[str, Any]:
             task: s.get("removed_copies_of_train") for task, s in layouts.items()
         },
         "audit": audit_facts(inputs.audit),
-        # Random backbones, frozen: only their head learns, so they can only score chance.
-        "placeholder_backbones": [
-            m.name
-            for m in settings.models
-            if m.arch in BACKBONES and m.weights is None and m.freeze_backbone
-        ],
+        "placeholder_backbones": [m.name for m in settings.models if m.placeholder],
         "trained_with": {
             m.name: inputs.metrics[m.name].get(trained_with.KEY) for m in settings.models
         },
