@@ -139,8 +139,13 @@ def test_an_eighth_model_is_one_params_block(repo: Path, tmp_path: Path) -> None
             assert plots[f"plots/eval/{name}/{picture}"][0]["type"] == "image"
     assert plots["plots/eval/binary_cnn/roc.csv"][0]["type"] == "vega"
     assert "plots/eval/binary_cnn/roc.png" in plots
-    # explain: a Grad-CAM grid per multiclass model, the attention pictures per attention model
-    multiclass = {n for n, m in models.items() if m["task"] == "multiclass"}
+    # explain: a Grad-CAM grid per multiclass model, the attention pictures per attention
+    # model; the placeholder backbones (random, frozen: the default's) are left out
+    placeholder = {
+        n for n, m in models.items() if m.get("weights") == "none" and m.get("freeze_backbone")
+    }
+    multiclass = {n for n, m in models.items() if m["task"] == "multiclass"} - placeholder
+    assert {"cnn", "cnn_cbam"} <= multiclass and "vgg16" not in multiclass
     explained = {p.removeprefix("plots/explain/") for p in plots if p.startswith("plots/explain/")}
     attention = {n for n in multiclass if models[n]["attention"] != "none"}
     assert explained == {f"{n}_gradcam.png" for n in multiclass} | {
