@@ -158,8 +158,8 @@ def cost_lines(report: dict[str, Any]) -> list[str]:
     lines = [
         "## Cost",
         "",
-        "Training time is the sum of the epochs' durations; inference speed is measured in "
-        "the evaluation run, on whatever machine ran it.",
+        "Training time is the sum of the epochs' durations; inference speed is measured on "
+        "the test split right after training, on whatever machine trained the model.",
         "",
         "| model | learning rate | parameters | training time | inference images/s | latency ms |",
         "|---|---:|---:|---:|---:|---:|",
