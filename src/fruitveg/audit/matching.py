@@ -39,8 +39,8 @@ class Match:
     colour: float  # the least correlation of their red, green and blue over that area
     overlap: float  # the shared area as a fraction of the smaller picture
     mirrored: bool
-    residual: float = 1.0  # what the colour mapping leaves over that area, as a share of
-    # the picture's spread: a copy's pixels follow, a look-alike's outline and light do not
+    residual: float  # what the colour mapping leaves over that area, as a share of the
+    # picture's spread: a copy's pixels follow, a look-alike's outline and light do not
 
     def describe(self) -> str:
         mirror = ", mirrored" if self.mirrored else ""

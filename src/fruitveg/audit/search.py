@@ -32,6 +32,8 @@ HASH_NEIGHBOURS = 16  # nearest upright hashes looked at per picture and orienta
 DIMENSIONS = 256  # the bags of words are searched in this many principal dimensions
 HNSW_LINKS = 32
 EF_SEARCH = 128  # the graph search's breadth: recall against brute force rises with it
+HASH_EF_SEARCH = 32  # the hashes' graph: 99.9 % of the pairs within 44 bits at 36k pictures
+# (6,000 planted 5-44 bits away, in any orientation); at 12k, 5.8 s against 128's 13.9 s
 
 
 @dataclass(frozen=True)
@@ -63,19 +65,31 @@ def hash_pairs(
     bits = codes.shape[1] * 8
     index = faiss.IndexBinaryFlat(bits) if brute else faiss.IndexBinaryHNSW(bits, HNSW_LINKS)
     if not brute:
-        index.hnsw.efSearch = EF_SEARCH
+        index.hnsw.efSearch = HASH_EF_SEARCH
     with faiss_threads(1):
         index.add(np.ascontiguousarray(codes[::ORIENTATIONS]))
     dist, idx = index.search(codes, min(n, HASH_NEIGHBOURS))
-    found: dict[tuple[int, int], HashPair] = {}
-    for query, (ds, js) in enumerate(zip(dist, idx, strict=True)):
-        i, orientation = divmod(query, ORIENTATIONS)
-        for d, j in zip(ds, js, strict=True):
-            if j >= 0 and j != i and d <= max_distance:
-                key = (min(i, int(j)), max(i, int(j)))
-                if key not in found or d < found[key].distance:
-                    found[key] = HashPair(int(d), i, orientation)  # i turned looks like j
-    return found
+    query = np.repeat(np.arange(n * ORIENTATIONS), idx.shape[1])
+    i, orientation = np.divmod(query, ORIENTATIONS)
+    j, d = idx.ravel(), dist.ravel()
+    keep = (j >= 0) & (j != i) & (d <= max_distance)
+    first = _first_per_pair(i[keep], j[keep], d[keep])
+    i, j, d, orientation = i[keep][first], j[keep][first], d[keep][first], orientation[keep][first]
+    return {
+        (int(min(a, b)), int(max(a, b))): HashPair(int(dd), int(a), int(o))  # a turned looks like b
+        for a, b, dd, o in zip(i, j, d, orientation, strict=True)
+    }
+
+
+def _first_per_pair(i: np.ndarray, j: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """For each unordered pair among the hits (i[k], j[k]), the position of its hit with the
+    lowest score, the earliest of equals: the hits are in query order."""
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    order = np.lexsort((np.arange(len(i)), score, hi, lo))
+    pairs = np.column_stack([lo[order], hi[order]])
+    new = np.ones(len(order), bool)
+    new[1:] = (pairs[1:] != pairs[:-1]).any(axis=1)
+    return order[new]
 
 
 class Vocabulary:
@@ -172,18 +186,21 @@ def candidates(
         index.hnsw.efSearch = EF_SEARCH
     with faiss_threads(1):  # one thread builds the same graph every time: DVC needs the same output
         index.add(upright)
-    best: dict[tuple[int, int], Candidate] = {}
     k = min(n, NEIGHBOURS + 1)
-    for queries in (upright, mirrored):
-        sims, idx = index.search(queries, k)
-        for i, (ss, js) in enumerate(zip(sims, idx, strict=True)):
-            for s, j in zip(ss, js, strict=True):
-                if j < 0 or j == i or s < min_similarity:
-                    continue
-                key = (min(i, int(j)), max(i, int(j)))
-                if key not in best or s > best[key].similarity:
-                    best[key] = Candidate(key[0], key[1], float(s))
-    return sorted(best.values(), key=lambda c: (c.i, c.j))
+    found = [index.search(queries, k) for queries in (upright, mirrored)]
+    sims = np.concatenate([s for s, _ in found]).ravel()
+    j = np.concatenate([idx for _, idx in found]).ravel()
+    i = np.tile(np.repeat(np.arange(n), k), 2)
+    keep = (j >= 0) & (j != i) & (sims >= min_similarity)
+    i, j, sims = i[keep], j[keep], sims[keep]
+    first = _first_per_pair(i, j, -sims)  # the higher similarity of the pair's two queries
+    return sorted(
+        (
+            Candidate(int(min(a, b)), int(max(a, b)), float(s))
+            for a, b, s in zip(i[first], j[first], sims[first], strict=True)
+        ),
+        key=lambda c: (c.i, c.j),
+    )
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
