@@ -31,9 +31,9 @@ NEIGHBOURS = 3  # candidates per picture and orientation from the bag of words: 
 HASH_NEIGHBOURS = 16  # nearest upright hashes looked at per picture and orientation
 DIMENSIONS = 256  # the bags of words are searched in this many principal dimensions
 HNSW_LINKS = 32
-EF_SEARCH = 128  # the graph search's breadth: recall against brute force rises with it
-HASH_EF_SEARCH = 32  # the hashes' graph: 99.9 % of the pairs within 44 bits at 36k pictures
-# (6,000 planted 5-44 bits away, in any orientation); at 12k, 5.8 s against 128's 13.9 s
+EF_SEARCH = 128  # the graph searches' breadth: recall against brute force rises with it.
+# For the hashes, 64 lost 0.2 % and 32 lost 1 % of 120k pictures' planted pairs, for 1.4x
+# and 2.7x less time (bench/hash_search.py): not worth a copy missed.
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def hash_pairs(
     bits = codes.shape[1] * 8
     index = faiss.IndexBinaryFlat(bits) if brute else faiss.IndexBinaryHNSW(bits, HNSW_LINKS)
     if not brute:
-        index.hnsw.efSearch = HASH_EF_SEARCH
+        index.hnsw.efSearch = EF_SEARCH
     with faiss_threads(1):
         index.add(np.ascontiguousarray(codes[::ORIENTATIONS]))
     dist, idx = index.search(codes, min(n, HASH_NEIGHBOURS))
