@@ -126,15 +126,14 @@ def plant_copies(
     return out
 
 
-def baseline_hashing(rev: str) -> ModuleType:
-    """The hashing module of `rev`, loaded from git (its near_pairs is the old search)."""
+def module_at(rev: str, path: str) -> ModuleType:
+    """The module at `path` (from the repository root) as it was at git revision `rev`."""
     source = subprocess.run(
-        ["git", "show", f"{rev}:src/fruitveg/audit/hashing.py"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    spec = importlib.util.spec_from_loader("baseline_hashing", loader=None)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    exec(compile(source, f"{rev}:hashing.py", "exec"), module.__dict__)
+        ["git", "show", f"{rev}:{path}"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    name = f"{Path(path).stem}_{rev}"
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))  # type: ignore[arg-type]
+    exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
     return module
 
 
@@ -193,7 +192,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "audit_copies.md")
     args = ap.parse_args()
     settings = _settings()
-    old = baseline_hashing(args.baseline)
+    old = module_at(args.baseline, "src/fruitveg/audit/hashing.py")  # near_pairs: the old search
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()

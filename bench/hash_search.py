@@ -13,13 +13,9 @@ pairs that the graph finds.
 """
 
 import argparse
-import importlib.util
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 from PIL import Image
@@ -30,6 +26,7 @@ from fruitveg.core import params
 from fruitveg.data.parallel import pmap
 
 sys.path.insert(0, str(Path(__file__).parent))
+from audit_copies import module_at  # noqa: E402
 from audit_scale import picture  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,22 +51,6 @@ def with_copies(originals: np.ndarray, max_bits: int, seed: int) -> np.ndarray:
     return np.concatenate([originals, np.stack(copies).reshape(-1, ORIENTATIONS, words)])
 
 
-def old_search(rev: str, tmp: Path) -> ModuleType:
-    """search.py as it was at git revision `rev`."""
-    path = tmp / f"search_{rev}.py"
-    path.write_bytes(
-        subprocess.run(
-            ["git", "show", f"{rev}:src/fruitveg/audit/search.py"],
-            cwd=REPO, capture_output=True, check=True,
-        ).stdout
-    )  # fmt: skip
-    spec = importlib.util.spec_from_file_location(f"search_{rev}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
@@ -81,8 +62,7 @@ def main() -> None:
     started = time.perf_counter()
     every = np.stack(pmap(hashes_of, range(max(args.sizes)), label="bench: pictures hashed"))
     made_s = time.perf_counter() - started
-    with tempfile.TemporaryDirectory() as tmp:
-        old = old_search(args.baseline, Path(tmp))
+    old = module_at(args.baseline, "src/fruitveg/audit/search.py")
     lines = [
         "# The hash search alone",
         "",
